@@ -1,0 +1,23 @@
+//! kmirror: a Kafka replicator that forwards record batches byte for byte.
+//!
+//! Layers (each uses only those to its right; `config`, `metrics` and `error` are leaves):
+//!
+//! ```text
+//! cli ─► replication ─► cluster ─► net ─► protocol
+//! ```
+//!
+//! - [`protocol`]: sans-IO framing, codecs, version negotiation, the record-batch view.
+//! - [`net`]: one broker connection: transport, handshake, pipelined requests.
+//! - [`cluster`]: bootstrap, metadata, connections per broker, leader routing, retries.
+//!
+//! See `README.md` for what "byte for byte" means and what is rewritten.
+
+pub mod cli;
+pub mod cluster;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod net;
+pub mod protocol;
+#[cfg(feature = "testkit")]
+pub mod testkit;

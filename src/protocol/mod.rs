@@ -1,0 +1,19 @@
+//! The sans-IO protocol core: bytes in, values out, and back. No sockets, no runtime, no
+//! clock, so everything here is fuzzed, property-tested and benchmarked without a broker.
+//!
+//! - [`frame`]: length-prefixed framing with a size limit.
+//! - [`codec`]: request headers and bodies out, response headers and bodies in, through the
+//!   kafka-protocol crate.
+//! - [`versions`]: the API versions kmirror speaks and negotiation against a broker.
+//! - [`batch`]: the v2 record batch as opaque bytes: header view, framer, classification.
+//! - [`rewrite`]: producer-identity rewrite with a CRC recomputed over untouched records.
+//! - [`records`]: the records inside a batch, for the rare paths that must decode them.
+//! - [`errors`]: Kafka error codes kmirror acts on.
+
+pub mod batch;
+pub mod codec;
+pub mod errors;
+pub mod frame;
+pub mod records;
+pub mod rewrite;
+pub mod versions;

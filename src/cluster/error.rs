@@ -1,0 +1,89 @@
+use thiserror::Error;
+
+use super::metadata::RoutingError;
+use crate::net::ConnectionError;
+use crate::protocol::errors::ErrorCode;
+
+/// A failed operation against one cluster; every variant names the cluster, and partition
+/// errors name the topic-partition and, where there is one, the offset.
+#[derive(Debug, Error, Clone)]
+#[non_exhaustive]
+pub enum ClusterError {
+    #[error("cluster {cluster}: no bootstrap server answered (tried {tried}); last error: {last}")]
+    Bootstrap {
+        cluster: String,
+        tried: String,
+        last: ConnectionError,
+    },
+    #[error("cluster {cluster}: {source}")]
+    Connection {
+        cluster: String,
+        #[source]
+        source: ConnectionError,
+    },
+    #[error("cluster {cluster}: {source}")]
+    Routing {
+        cluster: String,
+        #[source]
+        source: RoutingError,
+    },
+    #[error("cluster {cluster}: {api} {topic}-{partition}{at} failed: {error}{message}",
+        at = offset.map(|o| format!(" at offset {o}")).unwrap_or_default(),
+        message = message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default())]
+    Partition {
+        cluster: String,
+        api: &'static str,
+        topic: String,
+        partition: i32,
+        offset: Option<i64>,
+        error: ErrorCode,
+        message: Option<String>,
+    },
+    #[error("cluster {cluster}: {what} failed: {error}{message}",
+        message = message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default())]
+    Request {
+        cluster: String,
+        what: String,
+        error: ErrorCode,
+        message: Option<String>,
+    },
+    #[error("cluster {cluster}: broker {broker} answered {api} without {topic}-{partition}")]
+    MissingPartition {
+        cluster: String,
+        broker: String,
+        api: &'static str,
+        topic: String,
+        partition: i32,
+    },
+}
+
+impl ClusterError {
+    /// Whether the same operation may succeed later (after a reconnect or a metadata
+    /// refresh).
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Self::Bootstrap { .. } | Self::Routing { .. } => true,
+            Self::Connection { source, .. } => source.is_retriable(),
+            Self::Partition { error, .. } | Self::Request { error, .. } => error.is_retriable(),
+            Self::MissingPartition { .. } => false,
+        }
+    }
+
+    /// Whether the cached metadata is the likely cause.
+    pub fn needs_metadata_refresh(&self) -> bool {
+        match self {
+            Self::Routing { .. } => true,
+            Self::Connection { source, .. } => source.is_retriable(),
+            Self::Partition { error, .. } => error.needs_metadata_refresh(),
+            _ => false,
+        }
+    }
+
+    /// The Kafka error code, for partition and request errors.
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        match self {
+            Self::Partition { error, .. } | Self::Request { error, .. } => Some(*error),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! A handshaken broker connection: typed requests at negotiated versions over a
+//! [`Pipeline`].
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest};
+use kafka_protocol::protocol::Request;
+
+use super::ConnectionError;
+use super::pipeline::{OutFrame, Pipeline};
+use super::transport::{self, BoxedStream, SecurityProtocol};
+use crate::config::ClientConfig;
+use crate::protocol::codec::{self, CodecError};
+use crate::protocol::errors::{self, ErrorCode};
+use crate::protocol::versions::{self, ApiVersionTable};
+
+/// A connection to one broker, cheap to clone; all clones share the socket. Requests from
+/// any number of tasks are pipelined on it.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    pipeline: Arc<Pipeline>,
+    versions: Arc<ApiVersionTable>,
+    client_id: Arc<str>,
+}
+
+impl Connection {
+    /// Connects over plain TCP and performs the ApiVersions handshake.
+    pub async fn connect(addr: &str, config: &ClientConfig) -> Result<Self, ConnectionError> {
+        let stream = transport::open(addr, SecurityProtocol::Plaintext, config.connect_timeout).await?;
+        Self::handshake(stream, addr, config).await
+    }
+
+    /// Runs the ApiVersions handshake over an already open stream (the seam where TLS and
+    /// SASL come in).
+    pub async fn handshake(
+        stream: BoxedStream,
+        addr: &str,
+        config: &ClientConfig,
+    ) -> Result<Self, ConnectionError> {
+        let pipeline = Pipeline::start(
+            stream,
+            addr,
+            config.max_frame_bytes,
+            config.max_in_flight,
+            config.request_timeout,
+        );
+        let mut conn = Self {
+            pipeline: Arc::new(pipeline),
+            versions: Arc::new(ApiVersionTable::default()),
+            client_id: config.client_id.as_str().into(),
+        };
+        let handshake = conn.negotiate();
+        let table = tokio::time::timeout(config.connect_timeout, handshake)
+            .await
+            .map_err(|_| ConnectionError::ConnectTimeout {
+                addr: addr.to_owned(),
+                after: config.connect_timeout,
+            })??;
+        conn.versions = Arc::new(table);
+        Ok(conn)
+    }
+
+    /// ApiVersions at our highest version; a broker that does not know it answers with
+    /// UNSUPPORTED_VERSION and its ranges in a v0 body (KIP-511), after which we retry at the
+    /// highest version it offers.
+    async fn negotiate(&self) -> Result<ApiVersionTable, ConnectionError> {
+        let request = versions::build_api_versions_request();
+        let mut version = versions::API_VERSIONS_VERSION;
+        for _ in 0..2 {
+            let (id, frame) = self
+                .pipeline
+                .round_trip(ApiKey::ApiVersions, |id| self.encode(&request, version, id))
+                .await?;
+            let response = codec::decode_response::<ApiVersionsRequest>(frame.clone(), version, id)
+                .or_else(|e| codec::decode_response::<ApiVersionsRequest>(frame, 0, id).map_err(|_| e))
+                .map_err(|source| self.codec_error(source))?;
+            match response.error_code {
+                errors::NONE => return Ok(ApiVersionTable::from_response(&response)),
+                errors::UNSUPPORTED_VERSION => {
+                    let offered = response
+                        .api_keys
+                        .iter()
+                        .find(|k| k.api_key == ApiKey::ApiVersions as i16)
+                        .map_or(0, |k| k.max_version);
+                    version = offered.clamp(0, versions::API_VERSIONS_VERSION);
+                }
+                code => break_with(self.addr(), code)?,
+            }
+        }
+        Err(ConnectionError::Handshake {
+            addr: self.addr().to_owned(),
+            code: ErrorCode(errors::UNSUPPORTED_VERSION),
+        })
+    }
+
+    fn encode<R: Request>(&self, request: &R, version: i16, id: i32) -> Result<OutFrame, CodecError> {
+        let mut buf = BytesMut::with_capacity(256);
+        codec::encode_request(&mut buf, request, version, id, &self.client_id)?;
+        Ok(OutFrame::new([buf.freeze()]))
+    }
+
+    fn codec_error(&self, source: CodecError) -> ConnectionError {
+        ConnectionError::Codec {
+            addr: self.addr().to_owned(),
+            source,
+        }
+    }
+
+    pub fn addr(&self) -> &str {
+        self.pipeline.addr()
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The versions negotiated with this broker.
+    pub fn versions(&self) -> &ApiVersionTable {
+        &self.versions
+    }
+
+    /// The version to use for `api`, or why there is none.
+    pub fn version(&self, api: ApiKey) -> Result<i16, ConnectionError> {
+        self.versions
+            .version(api)
+            .map_err(|source| ConnectionError::Version {
+                addr: self.addr().to_owned(),
+                source,
+            })
+    }
+
+    /// False once the connection failed or is closing; callers then open a new one.
+    pub fn is_usable(&self) -> bool {
+        self.pipeline.is_usable()
+    }
+
+    /// The error that ended this connection, if it has ended.
+    pub fn failure(&self) -> Option<ConnectionError> {
+        self.pipeline.failure()
+    }
+
+    /// Sends `request` at the highest version both sides speak.
+    pub async fn request<R: Request>(&self, request: &R) -> Result<R::Response, ConnectionError> {
+        let api = ApiKey::try_from(R::KEY)
+            .map_err(|()| self.codec_error(CodecError::UnknownApiKey { key: R::KEY }))?;
+        let version = self.version(api)?;
+        self.request_at(request, version).await
+    }
+
+    /// Sends `request` at an explicit version.
+    pub async fn request_at<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+    ) -> Result<R::Response, ConnectionError> {
+        let api = ApiKey::try_from(R::KEY)
+            .map_err(|()| self.codec_error(CodecError::UnknownApiKey { key: R::KEY }))?;
+        let (id, frame) = self
+            .pipeline
+            .round_trip(api, |id| self.encode(request, version, id))
+            .await?;
+        codec::decode_response::<R>(frame, version, id).map_err(|source| self.codec_error(source))
+    }
+
+    /// Sends a request whose frame the caller encodes itself (one or more slices, so that
+    /// record batches need not be copied), and returns the raw response frame with its
+    /// correlation id.
+    pub async fn request_raw(
+        &self,
+        api: ApiKey,
+        encode: impl FnOnce(i32) -> Result<Vec<bytes::Bytes>, CodecError>,
+    ) -> Result<(i32, bytes::Bytes), ConnectionError> {
+        self.pipeline
+            .round_trip(api, |id| encode(id).map(OutFrame::new))
+            .await
+    }
+
+    /// Stops taking requests, lets those in flight finish, closes the socket.
+    pub async fn close(&self) {
+        self.pipeline.close().await;
+    }
+}
+
+fn break_with(addr: &str, code: i16) -> Result<(), ConnectionError> {
+    Err(ConnectionError::Handshake {
+        addr: addr.to_owned(),
+        code: ErrorCode(code),
+    })
+}

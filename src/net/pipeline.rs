@@ -1,0 +1,402 @@
+//! The multiplexer under a [`Connection`](super::Connection): a writer task, a reader task
+//! and a map from correlation id to the waiting caller.
+//!
+//! Invariants:
+//! - A request is in the pending map before its bytes reach the writer, so a response can
+//!   never arrive for an id nobody waits on (except ids whose caller gave up, which are
+//!   dropped).
+//! - Once the connection fails (I/O error, bad frame, request timeout), the state becomes
+//!   `Failed(e)` for good: every pending request and every later one gets the same `e`.
+//! - A caller that drops its request future removes its own map entry (drop guard), so
+//!   cancellation leaks nothing.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::IoSlice;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use kafka_protocol::messages::ApiKey;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
+use tokio::task::AbortHandle;
+
+use super::ConnectionError;
+use super::transport::BoxedStream;
+use crate::protocol::codec::{self, CodecError};
+use crate::protocol::frame::{self, FrameStatus};
+
+type Reply = oneshot::Sender<Result<Bytes, ConnectionError>>;
+
+enum State {
+    Open {
+        pending: HashMap<i32, Reply>,
+        closing: bool,
+    },
+    Failed(ConnectionError),
+}
+
+struct Shared {
+    addr: String,
+    state: Mutex<State>,
+    /// Signalled when the pending map becomes empty (for a clean close).
+    drained: Notify,
+    /// Flipped once on failure or close; the writer stops on it.
+    stop: watch::Sender<bool>,
+    in_flight: Semaphore,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the map inconsistent (every update
+        // is a single insert or remove), so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Moves the connection to `Failed(err)` and fails everything pending with `err`.
+    /// The first failure wins: later calls return the error already recorded.
+    fn fail(&self, err: ConnectionError) -> ConnectionError {
+        let pending = {
+            let mut state = self.lock();
+            match &mut *state {
+                State::Failed(first) => return first.clone(),
+                State::Open { pending, .. } => {
+                    let pending = std::mem::take(pending);
+                    *state = State::Failed(err.clone());
+                    pending
+                }
+            }
+        };
+        if !matches!(err, ConnectionError::Closed { .. }) {
+            tracing::warn!(broker = %self.addr, error = %err, pending = pending.len(), "broker connection failed");
+        }
+        for (_, reply) in pending {
+            let _ = reply.send(Err(err.clone()));
+        }
+        self.in_flight.close();
+        self.stop.send_replace(true);
+        self.drained.notify_waiters();
+        err
+    }
+
+    fn failure(&self) -> Option<ConnectionError> {
+        match &*self.lock() {
+            State::Failed(e) => Some(e.clone()),
+            State::Open { .. } => None,
+        }
+    }
+
+    fn deliver(&self, correlation_id: i32, frame: Bytes) {
+        let mut state = self.lock();
+        if let State::Open { pending, .. } = &mut *state {
+            match pending.remove(&correlation_id) {
+                Some(reply) => {
+                    let _ = reply.send(Ok(frame));
+                }
+                None => {
+                    tracing::debug!(broker = %self.addr, correlation_id, "response for an abandoned request")
+                }
+            }
+            if pending.is_empty() {
+                self.drained.notify_waiters();
+            }
+        }
+    }
+
+    fn forget(&self, correlation_id: i32) {
+        if let State::Open { pending, .. } = &mut *self.lock() {
+            pending.remove(&correlation_id);
+            if pending.is_empty() {
+                self.drained.notify_waiters();
+            }
+        }
+    }
+}
+
+/// A frame to write: one or more slices sent back to back (a produce request can carry
+/// record batches as slices of the fetch response they came from).
+#[derive(Debug)]
+pub(crate) struct OutFrame {
+    chunks: VecDeque<Bytes>,
+}
+
+impl OutFrame {
+    pub(crate) fn new(chunks: impl IntoIterator<Item = Bytes>) -> Self {
+        Self {
+            chunks: chunks.into_iter().filter(|c| !c.is_empty()).collect(),
+        }
+    }
+}
+
+impl Buf for OutFrame {
+    fn remaining(&self) -> usize {
+        self.chunks.iter().map(Bytes::len).sum()
+    }
+    fn chunk(&self) -> &[u8] {
+        self.chunks.front().map_or(&[], |c| c.as_ref())
+    }
+    fn advance(&mut self, mut cnt: usize) {
+        while cnt > 0 {
+            let Some(front) = self.chunks.front_mut() else {
+                return;
+            };
+            let n = cnt.min(front.len());
+            front.advance(n);
+            cnt -= n;
+            if front.is_empty() {
+                let _ = self.chunks.pop_front();
+            }
+        }
+    }
+    fn chunks_vectored<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        for (slot, chunk) in dst.iter_mut().zip(&self.chunks) {
+            *slot = IoSlice::new(chunk);
+            n += 1;
+        }
+        n
+    }
+}
+
+pub(crate) struct Pipeline {
+    shared: Arc<Shared>,
+    writer: mpsc::Sender<OutFrame>,
+    next_correlation_id: AtomicI32,
+    request_timeout: Duration,
+    tasks: [AbortHandle; 2],
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("addr", &self.shared.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        let _ = self.shared.fail(ConnectionError::Closed {
+            addr: self.shared.addr.clone(),
+        });
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Removes a request's map entry if its future is dropped before the response arrives.
+struct ForgetOnDrop<'a> {
+    shared: &'a Shared,
+    correlation_id: i32,
+    armed: bool,
+}
+
+impl Drop for ForgetOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.shared.forget(self.correlation_id);
+        }
+    }
+}
+
+impl Pipeline {
+    pub(crate) fn start(
+        stream: BoxedStream,
+        addr: &str,
+        max_frame_bytes: usize,
+        max_in_flight: usize,
+        request_timeout: Duration,
+    ) -> Self {
+        let (stop, stop_rx) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            addr: addr.to_owned(),
+            state: Mutex::new(State::Open {
+                pending: HashMap::new(),
+                closing: false,
+            }),
+            drained: Notify::new(),
+            stop,
+            in_flight: Semaphore::new(max_in_flight.max(1)),
+        });
+        let (read_half, write_half) = tokio::io::split(stream);
+        let (tx, rx) = mpsc::channel(max_in_flight.max(1));
+        let reader = tokio::spawn(read_loop(shared.clone(), read_half, max_frame_bytes));
+        let writer = tokio::spawn(write_loop(shared.clone(), write_half, rx, stop_rx));
+        Self {
+            shared,
+            writer: tx,
+            next_correlation_id: AtomicI32::new(0),
+            request_timeout,
+            tasks: [reader.abort_handle(), writer.abort_handle()],
+        }
+    }
+
+    pub(crate) fn addr(&self) -> &str {
+        &self.shared.addr
+    }
+
+    pub(crate) fn failure(&self) -> Option<ConnectionError> {
+        self.shared.failure()
+    }
+
+    pub(crate) fn is_usable(&self) -> bool {
+        matches!(&*self.shared.lock(), State::Open { closing: false, .. })
+    }
+
+    fn codec_error(&self, source: CodecError) -> ConnectionError {
+        ConnectionError::Codec {
+            addr: self.shared.addr.clone(),
+            source,
+        }
+    }
+
+    /// Sends one request and waits for its response frame (header included).
+    ///
+    /// `encode` writes the whole frame for the given correlation id. Several calls may run
+    /// at once; up to `max_in_flight` are on the wire together.
+    pub(crate) async fn round_trip(
+        &self,
+        api: ApiKey,
+        encode: impl FnOnce(i32) -> Result<OutFrame, CodecError>,
+    ) -> Result<(i32, Bytes), ConnectionError> {
+        let shared = &*self.shared;
+        let closed = || {
+            shared.failure().unwrap_or_else(|| ConnectionError::Closed {
+                addr: shared.addr.clone(),
+            })
+        };
+        let _permit = shared.in_flight.acquire().await.map_err(|_| closed())?;
+        let correlation_id = self.next_correlation_id.fetch_add(1, Ordering::Relaxed) & i32::MAX;
+        let out = encode(correlation_id).map_err(|e| self.codec_error(e))?;
+
+        let (reply, response) = oneshot::channel();
+        match &mut *shared.lock() {
+            State::Failed(e) => return Err(e.clone()),
+            State::Open { closing: true, .. } => {
+                return Err(ConnectionError::Closed {
+                    addr: shared.addr.clone(),
+                });
+            }
+            State::Open { pending, .. } => {
+                let _ = pending.insert(correlation_id, reply);
+            }
+        }
+        let mut guard = ForgetOnDrop {
+            shared,
+            correlation_id,
+            armed: true,
+        };
+        if self.writer.send(out).await.is_err() {
+            return Err(closed());
+        }
+        let result = match tokio::time::timeout(self.request_timeout, response).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(closed()),
+            // A broker that does not answer in time is treated as gone (as the Java client
+            // does): close the connection so nothing else waits on it either.
+            Err(_) => Err(shared.fail(ConnectionError::Timeout {
+                addr: shared.addr.clone(),
+                api,
+                after: self.request_timeout,
+            })),
+        };
+        guard.armed = false;
+        result.map(|frame| (correlation_id, frame))
+    }
+
+    /// Stops taking requests, waits (up to the request timeout) for those in flight, then
+    /// closes the socket.
+    pub(crate) async fn close(&self) {
+        let shared = &*self.shared;
+        loop {
+            let drained = shared.drained.notified();
+            {
+                let mut state = shared.lock();
+                match &mut *state {
+                    State::Failed(_) => return,
+                    State::Open { pending, closing } => {
+                        *closing = true;
+                        if pending.is_empty() {
+                            break;
+                        }
+                    }
+                }
+            }
+            if tokio::time::timeout(self.request_timeout, drained).await.is_err() {
+                break;
+            }
+        }
+        let _ = shared.fail(ConnectionError::Closed {
+            addr: shared.addr.clone(),
+        });
+    }
+}
+
+async fn read_loop(shared: Arc<Shared>, mut read: ReadHalf<BoxedStream>, max_frame_bytes: usize) {
+    let addr = shared.addr.clone();
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    loop {
+        loop {
+            match frame::split(&mut buf, max_frame_bytes) {
+                Ok(Some(frame)) => match codec::peek_correlation_id(&frame) {
+                    Ok(id) => shared.deliver(id, frame),
+                    Err(source) => {
+                        let _ = shared.fail(ConnectionError::Codec { addr, source });
+                        return;
+                    }
+                },
+                Ok(None) => {
+                    // Reserve the whole frame at once: a large Fetch response then lands in
+                    // one allocation and is never moved.
+                    if let Ok(FrameStatus::Incomplete { total }) = frame::check(&buf, max_frame_bytes) {
+                        buf.reserve(total.saturating_sub(buf.len()).max(16 * 1024));
+                    }
+                    break;
+                }
+                Err(source) => {
+                    let _ = shared.fail(ConnectionError::Frame { addr, source });
+                    return;
+                }
+            }
+        }
+        match read.read_buf(&mut buf).await {
+            Ok(0) => {
+                let _ = shared.fail(ConnectionError::ClosedByPeer { addr });
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let _ = shared.fail(ConnectionError::Io {
+                    addr,
+                    source: Arc::new(e),
+                });
+                return;
+            }
+        }
+    }
+}
+
+async fn write_loop(
+    shared: Arc<Shared>,
+    mut write: WriteHalf<BoxedStream>,
+    mut frames: mpsc::Receiver<OutFrame>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let mut out = tokio::select! {
+            biased;
+            _ = stop.wait_for(|s| *s) => break,
+            f = frames.recv() => match f { Some(f) => f, None => break },
+        };
+        if let Err(e) = write.write_all_buf(&mut out).await {
+            let _ = shared.fail(ConnectionError::Io {
+                addr: shared.addr.clone(),
+                source: Arc::new(e),
+            });
+            return;
+        }
+    }
+    let _ = write.shutdown().await;
+}

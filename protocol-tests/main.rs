@@ -1,0 +1,17 @@
+#![allow(unreachable_pub, reason = "helpers are pub inside the private test modules")]
+
+//! kmirror's protocol tests: one integration-test binary.
+//!
+//! - `tansu_client`, `codecs`, `rewrite`: kmirror's client against a real Kafka-compatible
+//!   broker (tansu 0.6.0 on sqlite storage) and against librdkafka's own batches, results
+//!   checked with confluent-kafka (librdkafka 2.16).
+//! - `fake_broker`: faults a real broker cannot produce on demand (silence, garbage,
+//!   disconnects, error codes) and the produce validation rules.
+//! - `fuzz_corpus`: replays the fuzz seeds and regressions on stable Rust.
+
+mod codecs;
+mod fake_broker;
+mod fuzz_corpus;
+mod rewrite;
+mod support;
+mod tansu_client;

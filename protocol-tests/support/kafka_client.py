@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Independent Kafka client for kmirror's tests, on confluent-kafka (librdkafka).
+
+Subcommands read a JSON request on stdin and print a JSON answer on stdout; binary fields
+travel as hex strings so that any byte survives. Headers are lists of [key, value] pairs,
+in order, duplicates kept, value null for a null header value.
+
+  create-topic  {"bootstrap", "topic", "partitions"}
+  produce       {"bootstrap", "topic", "partition", "config": {...}, "records": [
+                   {"key": hex|null, "value": hex|null, "headers": [[k, hex|null]], "timestamp": ms|null}]}
+                -> {"offsets": [...]}
+  consume       {"bootstrap", "topic", "partition", "offset", "count", "timeout_s"}
+                -> {"records": [{"offset", "key", "value", "headers", "timestamp_type", "timestamp"}]}
+"""
+import json
+import sys
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+COMMON = {
+    # tansu advertises the KIP-714 telemetry APIs without serving them usefully.
+    "enable.metrics.push": False,
+}
+
+
+def unhex(v):
+    return None if v is None else bytes.fromhex(v)
+
+
+def hexed(v):
+    return None if v is None else v.hex()
+
+
+def create_topic(req):
+    admin = AdminClient({"bootstrap.servers": req["bootstrap"], **COMMON})
+    futures = admin.create_topics([NewTopic(req["topic"], num_partitions=req["partitions"], replication_factor=1)])
+    for _, f in futures.items():
+        f.result(timeout=30)
+    return {"created": req["topic"]}
+
+
+def produce(req):
+    conf = {"bootstrap.servers": req["bootstrap"], **COMMON, "linger.ms": 100, "batch.num.messages": 100000}
+    conf.update(req.get("config", {}))
+    producer = Producer(conf)
+    offsets = [None] * len(req["records"])
+    errors = []
+
+    def on_delivery(i):
+        def cb(err, msg):
+            if err is not None:
+                errors.append(str(err))
+            else:
+                offsets[i] = msg.offset()
+        return cb
+
+    for i, r in enumerate(req["records"]):
+        kwargs = {
+            "topic": req["topic"],
+            "partition": req["partition"],
+            "key": unhex(r.get("key")),
+            "value": unhex(r.get("value")),
+            "headers": [(k, unhex(v)) for k, v in r.get("headers", [])],
+            "on_delivery": on_delivery(i),
+        }
+        if r.get("timestamp") is not None:
+            kwargs["timestamp"] = r["timestamp"]
+        producer.produce(**kwargs)
+    remaining = producer.flush(60)
+    if remaining or errors:
+        raise SystemExit(f"produce failed: {remaining} undelivered, errors: {errors[:5]}")
+    return {"offsets": offsets}
+
+
+def consume(req):
+    consumer = Consumer({
+        "bootstrap.servers": req["bootstrap"], **COMMON,
+        "group.id": "kmirror-test-reader", "enable.auto.commit": False,
+        "isolation.level": req.get("isolation", "read_committed"),
+    })
+    consumer.assign([TopicPartition(req["topic"], req["partition"], req["offset"])])
+    out = []
+    import time
+    deadline = time.time() + req.get("timeout_s", 30)
+    while len(out) < req["count"] and time.time() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is None:
+            continue
+        if msg.error():
+            raise KafkaException(msg.error())
+        ts_type, ts = msg.timestamp()
+        out.append({
+            "offset": msg.offset(),
+            "key": hexed(msg.key()),
+            "value": hexed(msg.value()),
+            "headers": [[k, hexed(v)] for k, v in (msg.headers() or [])],
+            "timestamp_type": ts_type,
+            "timestamp": ts,
+        })
+    consumer.close()
+    return {"records": out}
+
+
+def main():
+    commands = {"create-topic": create_topic, "produce": produce, "consume": consume}
+    if len(sys.argv) != 2 or sys.argv[1] not in commands:
+        raise SystemExit(f"usage: kafka_client.py {{{'|'.join(commands)}}} < request.json")
+    answer = commands[sys.argv[1]](json.load(sys.stdin))
+    json.dump(answer, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

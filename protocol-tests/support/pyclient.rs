@@ -1,0 +1,104 @@
+//! Runs `kafka_client.py` (confluent-kafka, librdkafka 2.16) from the project's venv: the
+//! independent client that produces test data and reads results back.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// A record as the Python client sees it; bytes as hex.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PyRecord {
+    #[serde(default)]
+    pub offset: i64,
+    pub key: Option<String>,
+    pub value: Option<String>,
+    pub headers: Vec<(String, Option<String>)>,
+    #[serde(default)]
+    pub timestamp_type: i32,
+    pub timestamp: Option<i64>,
+}
+
+fn run(command: &str, request: Value) -> Value {
+    let python = super::tools_dir().join("venv").join("bin").join("python");
+    assert!(
+        python.exists(),
+        "{} missing: run scripts/install-test-deps.sh",
+        python.display()
+    );
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/protocol-tests/support/kafka_client.py"
+    );
+    let mut child = Command::new(python)
+        .arg(script)
+        .arg(command)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start python");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(request.to_string().as_bytes())
+        .expect("write request");
+    let out = child.wait_with_output().expect("python output");
+    assert!(
+        out.status.success(),
+        "kafka_client.py {command} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json answer")
+}
+
+async fn run_async(command: &'static str, request: Value) -> Value {
+    tokio::task::spawn_blocking(move || run(command, request))
+        .await
+        .expect("python task")
+}
+
+pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
+    let _ = run_async(
+        "create-topic",
+        json!({"bootstrap": bootstrap, "topic": topic, "partitions": partitions}),
+    )
+    .await;
+}
+
+/// Produces `records` to one partition with the given librdkafka producer settings and
+/// returns their offsets.
+pub async fn produce(
+    bootstrap: &str,
+    topic: &str,
+    partition: i32,
+    config: Value,
+    records: &[PyRecord],
+) -> Vec<i64> {
+    let answer = run_async(
+        "produce",
+        json!({"bootstrap": bootstrap, "topic": topic, "partition": partition, "config": config, "records": records}),
+    )
+    .await;
+    serde_json::from_value(answer["offsets"].clone()).expect("offsets")
+}
+
+/// Consumes `count` records from `offset` (or fewer if `timeout_s` passes first).
+pub async fn consume(
+    bootstrap: &str,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    count: usize,
+    timeout_s: u64,
+) -> Vec<PyRecord> {
+    let answer = run_async(
+        "consume",
+        json!({"bootstrap": bootstrap, "topic": topic, "partition": partition, "offset": offset,
+               "count": count, "timeout_s": timeout_s}),
+    )
+    .await;
+    serde_json::from_value(answer["records"].clone()).expect("records")
+}

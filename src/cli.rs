@@ -1,0 +1,174 @@
+//! The command line. Subcommands here are thin: parse, call the library, print.
+
+#![allow(clippy::print_stdout, reason = "the CLI's output is its interface")]
+
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::cluster::{Cluster, FetchOptions, IsolationLevel, OffsetSpec};
+use crate::config::ClientConfig;
+use crate::protocol::batch::BatchIter;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kmirror",
+    version,
+    about = "Kafka replication that forwards record batches byte for byte"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Connect to a cluster and print its brokers, topics, partitions, leaders and offsets.
+    Metadata {
+        /// Bootstrap servers, `host:port[,host:port...]`.
+        #[arg(long, short = 'b')]
+        bootstrap: String,
+    },
+    /// Fetch raw batches of one partition and print their headers (nothing is decompressed).
+    Inspect {
+        #[arg(long, short = 'b')]
+        bootstrap: String,
+        #[arg(long, short = 't')]
+        topic: String,
+        #[arg(long, short = 'p', default_value_t = 0)]
+        partition: i32,
+        /// First offset to fetch; the earliest available when omitted.
+        #[arg(long, short = 'o')]
+        offset: Option<i64>,
+        /// Stop after this many batches.
+        #[arg(long, default_value_t = 20)]
+        max_batches: usize,
+    },
+}
+
+async fn connect(bootstrap: &str) -> anyhow::Result<Arc<Cluster>> {
+    let seeds: Vec<String> = bootstrap
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    anyhow::ensure!(!seeds.is_empty(), "--bootstrap names no server");
+    Ok(Cluster::bootstrap(bootstrap, &seeds, ClientConfig::default()).await?)
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Metadata { bootstrap } => metadata(&bootstrap).await,
+        Command::Inspect {
+            bootstrap,
+            topic,
+            partition,
+            offset,
+            max_batches,
+        } => inspect(&bootstrap, &topic, partition, offset, max_batches).await,
+    }
+}
+
+async fn metadata(bootstrap: &str) -> anyhow::Result<()> {
+    let cluster = connect(bootstrap).await?;
+    let snapshot = cluster.metadata();
+    println!(
+        "cluster id: {}",
+        snapshot.cluster_id.as_deref().unwrap_or("(none)")
+    );
+    for b in snapshot.brokers.values() {
+        let controller = if b.node_id == snapshot.controller_id {
+            " (controller)"
+        } else {
+            ""
+        };
+        println!("broker {} at {}{controller}", b.node_id, b.addr());
+    }
+    let mut topics: Vec<_> = snapshot.topics.values().collect();
+    topics.sort_by(|a, b| a.name.cmp(&b.name));
+    for t in topics {
+        println!("topic {} ({} partitions)", t.name, t.partitions.len());
+        for p in &t.partitions {
+            let earliest = cluster
+                .list_offset(&t.name, p.partition, OffsetSpec::Earliest)
+                .await;
+            let latest = cluster
+                .list_offset(&t.name, p.partition, OffsetSpec::Latest)
+                .await;
+            let show = |r: Result<i64, _>| {
+                r.map_or_else(
+                    |e: crate::cluster::ClusterError| format!("error: {e}"),
+                    |o| o.to_string(),
+                )
+            };
+            println!(
+                "  partition {} leader {} offsets {}..{}",
+                p.partition,
+                p.leader,
+                show(earliest),
+                show(latest)
+            );
+        }
+    }
+    cluster.close().await;
+    Ok(())
+}
+
+async fn inspect(
+    bootstrap: &str,
+    topic: &str,
+    partition: i32,
+    offset: Option<i64>,
+    max_batches: usize,
+) -> anyhow::Result<()> {
+    let cluster = connect(bootstrap).await?;
+    let mut next = match offset {
+        Some(o) => o,
+        None => {
+            cluster
+                .list_offset(topic, partition, OffsetSpec::Earliest)
+                .await?
+        }
+    };
+    let end = cluster.list_offset(topic, partition, OffsetSpec::Latest).await?;
+    let options = FetchOptions {
+        isolation: IsolationLevel::ReadUncommitted,
+        ..FetchOptions::default()
+    };
+    println!("{topic}-{partition}: fetching from offset {next}, end offset {end}");
+    println!(
+        "{:>10} {:>10} {:>7} {:>7} {:>8} {:>8} {:>10} {:>5}",
+        "base", "last", "records", "codec", "kind", "bytes", "producer", "crc"
+    );
+    let mut shown = 0;
+    while next < end && shown < max_batches {
+        let fetched = cluster.fetch(topic, partition, next, &options).await?;
+        let before = next;
+        for item in BatchIter::new(fetched.records) {
+            let batch = item.map_err(|e| anyhow::anyhow!("{topic}-{partition}: {e}"))?;
+            let crc = if batch.verify_crc().is_ok() { "ok" } else { "BAD" };
+            println!(
+                "{:>10} {:>10} {:>7} {:>7} {:>8} {:>8} {:>10} {:>5}",
+                batch.base_offset(),
+                batch.last_offset(),
+                batch.record_count(),
+                format!("{:?}", batch.compression()).to_lowercase(),
+                format!("{:?}", batch.kind()).to_lowercase(),
+                batch.len(),
+                batch.producer_id(),
+                crc
+            );
+            next = next.max(batch.next_offset());
+            shown += 1;
+            if shown >= max_batches {
+                break;
+            }
+        }
+        anyhow::ensure!(
+            next > before,
+            "{topic}-{partition}: no complete batch at offset {before}"
+        );
+    }
+    cluster.close().await;
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! Test kit (feature `testkit`): an in-process fake broker for what a real broker cannot
+//! produce on demand (error codes, disconnects, slow or missing responses, transactional
+//! and compacted data), and helpers to build batches.
+
+pub mod batches;
+pub mod fake_broker;
+pub mod fuzz;
+
+pub use fake_broker::{FakeBroker, Fault};

@@ -322,7 +322,7 @@ impl RecordBatch {
 
     /// CRC-32C of the whole covered range, given the CRC of the records section.
     pub(crate) fn crc_with_records_crc(header_tail: &[u8], records_crc: u32, records_len: usize) -> u32 {
-        crc32c::crc32c_combine(crc32c::crc32c(header_tail), records_crc, records_len)
+        super::crc::combine(crc32c::crc32c(header_tail), records_crc, records_len)
     }
 
     /// Checks the stored CRC against the bytes.

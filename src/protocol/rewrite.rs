@@ -4,7 +4,7 @@
 //! id, epoch, base sequence or an attribute bit needs a new CRC. The records section is read
 //! once: its CRC is computed, combined with the CRC of the old header tail to verify the
 //! batch as it arrived, and combined with the CRC of the new header tail to produce the new
-//! one (`crc32c_combine`). The result is a new 61-byte header plus the original records
+//! one (`crc::combine`). The result is a new 61-byte header plus the original records
 //! `Bytes`: no payload byte is copied.
 
 use bytes::{BufMut, Bytes, BytesMut};

@@ -18,6 +18,8 @@ pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod net;
+pub mod offsets;
 pub mod protocol;
+pub mod replication;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -1,5 +1,4 @@
-//! Settings shared by every layer. The replication config (flows, topics, offsets) builds on
-//! these; for now they cover one client talking to one cluster.
+//! How kmirror talks to the brokers of one cluster.
 
 use std::time::Duration;
 

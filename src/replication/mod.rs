@@ -1,0 +1,2 @@
+//! Replication: flows, topic discovery, the fetch and produce loops, and the per-batch
+//! decisions between them.

@@ -8,6 +8,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Encodable, HeaderVersion, Request};
 
+use crate::offsets::{self, Entry, FileStore, OffsetStore, OffsetsError, PartitionKey};
 use crate::protocol::batch::{BatchIter, CRC_START, HEADER_LEN, LOG_OVERHEAD, RecordBatch};
 use crate::protocol::codec::decode_response;
 use crate::protocol::frame;
@@ -15,7 +16,7 @@ use crate::protocol::records::decode_records;
 use crate::protocol::rewrite::{ProducerIdentity, RewriteOptions, rewrite};
 
 /// Fuzz target names, as directories under `fuzz/seeds/` and `fuzz/corpus/`.
-pub const TARGETS: &[&str] = &["frame_split", "response_decode", "batch_rewrite"];
+pub const TARGETS: &[&str] = &["frame_split", "response_decode", "batch_rewrite", "offsets_log"];
 
 /// Runs the entry point of `target` on `data`.
 pub fn run(target: &str, data: &[u8]) {
@@ -23,6 +24,7 @@ pub fn run(target: &str, data: &[u8]) {
         "frame_split" => frame_split(data),
         "response_decode" => response_decode(data),
         "batch_rewrite" => batch_rewrite(data),
+        "offsets_log" => offsets_log(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -102,6 +104,136 @@ fn check_blob(blob: Bytes) {
             ),
         }
     }
+}
+
+/// Decodes the input as an offsets log, and again with the header and every frame's CRC
+/// fixed up so that the fuzzer reaches the record decoder and the replay. Whatever decodes
+/// re-encodes (as compaction writes it) to a log that decodes to the same states.
+pub fn offsets_log(data: &[u8]) {
+    check_offsets_log(data);
+    check_offsets_log(&fix_offsets_log(data));
+}
+
+/// The history bound for fuzzing: small, so that trimming is reached.
+const FUZZ_MAX_HISTORY: usize = 8;
+
+fn check_offsets_log(data: &[u8]) {
+    let Ok(log) = offsets::decode_log(data, FUZZ_MAX_HISTORY) else {
+        return;
+    };
+    let torn = log.torn.as_ref().map_or(0, |t| t.len);
+    assert_eq!(
+        log.valid_len + torn,
+        data.len(),
+        "valid bytes and torn tail cover the input"
+    );
+    let bytes = offsets::encode_states(&log.states).expect("decoded names fit the format");
+    let again = offsets::decode_log(&bytes, FUZZ_MAX_HISTORY).expect("re-encoded states decode");
+    assert_eq!(again.states, log.states);
+    assert_eq!((again.valid_len, again.torn), (bytes.len(), None));
+}
+
+fn fix_offsets_log(data: &[u8]) -> Vec<u8> {
+    let header = offsets::encode_states(&Default::default()).expect("an empty log encodes");
+    let mut out = data.to_vec();
+    if out.len() < header.len() {
+        return out;
+    }
+    out[..header.len()].copy_from_slice(&header);
+    let mut pos = header.len();
+    while let Some(head) = out.get(pos..pos + 8) {
+        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let Some(end) = (pos + 8).checked_add(len).filter(|end| *end <= out.len()) else {
+            break;
+        };
+        let crc = crc32c::crc32c(&out[pos + 8..end]);
+        out[pos + 4..pos + 8].copy_from_slice(&crc.to_be_bytes());
+        pos = end;
+    }
+    out
+}
+
+/// Logs written by a `FileStore` in a scratch directory: the entries as appended, and the
+/// log after a compaction and a few more entries.
+fn file_store_logs(dir: &std::path::Path) -> Result<(Vec<u8>, Vec<u8>), OffsetsError> {
+    let read = |store: &FileStore| {
+        std::fs::read(store.path()).map_err(|e| OffsetsError::Io {
+            path: store.path().to_owned(),
+            action: "reading",
+            source: e,
+        })
+    };
+    let orders = |p| PartitionKey::new("A->B", "orders", p);
+    let payments = PartitionKey::new("B->A", "A.payments", 2);
+    let forwarded = |source_base, source_next, target_base, record_count| Entry::Forwarded {
+        source_base,
+        source_next,
+        target_base,
+        record_count,
+    };
+    let mut store = FileStore::open(dir)?;
+    let _ = store.load()?;
+    let entries = [
+        (
+            orders(0),
+            Entry::Baseline {
+                source_offset: 0,
+                target_end: 0,
+            },
+        ),
+        (
+            orders(1),
+            Entry::Baseline {
+                source_offset: 120,
+                target_end: 35,
+            },
+        ),
+        (
+            payments.clone(),
+            Entry::Baseline {
+                source_offset: 7,
+                target_end: 0,
+            },
+        ),
+        (orders(0), forwarded(0, 5, 0, 5)),
+        (orders(0), forwarded(5, 9, 5, 4)),
+        // A transaction marker, then a compacted batch.
+        (orders(0), Entry::Skipped { source_next: 10 }),
+        (orders(1), forwarded(120, 130, 35, 6)),
+        (payments.clone(), forwarded(5, 12, 0, 7)),
+        (orders(0), forwarded(10, 12, 9, 2)),
+        (orders(1), Entry::Skipped { source_next: 131 }),
+    ];
+    for (key, entry) in &entries {
+        store.append(key, entry)?;
+    }
+    store.sync()?;
+    let appended = read(&store)?;
+    store.compact()?;
+    store.append(&orders(0), &forwarded(12, 20, 11, 8))?;
+    store.append(&payments, &Entry::Skipped { source_next: 14 })?;
+    store.sync()?;
+    Ok((appended, read(&store)?))
+}
+
+fn offsets_log_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("kmirror-offsets-seeds-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let logs = file_store_logs(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    let (appended, compacted) = logs.expect("a FileStore in a scratch directory");
+    let mut torn = appended.clone();
+    torn.truncate(appended.len() - 7);
+    let mut corrupt = appended.clone();
+    corrupt[40] ^= 0x10;
+    vec![
+        ("offsets_log", "file_store_entries".to_owned(), appended),
+        ("offsets_log", "file_store_compacted".to_owned(), compacted),
+        ("offsets_log", "torn_tail".to_owned(), torn),
+        ("offsets_log", "corrupt_middle".to_owned(), corrupt),
+    ]
 }
 
 fn response_frame<R: Encodable + HeaderVersion>(api: u8, version: i16, body: &R) -> Vec<u8> {
@@ -194,5 +326,6 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             response_frame(1, v, &metadata),
         ));
     }
+    out.extend(offsets_log_seeds());
     out
 }

@@ -7,6 +7,7 @@
 //! - [`versions`]: the API versions kmirror speaks and negotiation against a broker.
 //! - [`batch`]: the v2 record batch as opaque bytes: header view, framer, classification.
 //! - [`rewrite`]: producer-identity rewrite with a CRC recomputed over untouched records.
+//! - [`produce`]: Produce requests as chained slices, batches included without a copy.
 //! - [`crc`]: a fast CRC-32C combine for the rewrite.
 //! - [`records`]: the records inside a batch, for the rare paths that must decode them.
 //! - [`errors`]: Kafka error codes kmirror acts on.
@@ -16,6 +17,7 @@ pub mod codec;
 pub mod crc;
 pub mod errors;
 pub mod frame;
+pub mod produce;
 pub mod records;
 pub mod rewrite;
 pub mod versions;

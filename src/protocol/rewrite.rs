@@ -44,6 +44,20 @@ pub struct RewrittenBatch {
 }
 
 impl RewrittenBatch {
+    /// Wraps a whole batch that is sent as it is (one that needs no rewrite, or one the
+    /// renumber path has already rebuilt) so that it travels the same way as a rewritten one:
+    /// header and records are slices of `bytes`, nothing is copied.
+    ///
+    /// Checks the framing (exactly one complete v2 batch with a sane header) but not the
+    /// CRC: nothing here gives the bytes a new checksum, and the receiving broker verifies it.
+    pub fn from_batch_bytes(bytes: Bytes) -> Result<Self, BatchError> {
+        let batch = RecordBatch::try_from_bytes(bytes)?;
+        let bytes = batch.into_bytes();
+        Ok(Self {
+            header: bytes.slice(..HEADER_LEN),
+            records: bytes.slice(HEADER_LEN..),
+        })
+    }
     pub fn header(&self) -> &Bytes {
         &self.header
     }

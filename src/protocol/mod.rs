@@ -9,6 +9,7 @@
 //! - [`rewrite`]: producer-identity rewrite with a CRC recomputed over untouched records.
 //! - [`crc`]: a fast CRC-32C combine for the rewrite.
 //! - [`records`]: the records inside a batch, for the rare paths that must decode them.
+//! - [`renumber`]: compacted (gapped) batches made acceptable to a broker, records kept.
 //! - [`errors`]: Kafka error codes kmirror acts on.
 
 pub mod batch;
@@ -17,5 +18,6 @@ pub mod crc;
 pub mod errors;
 pub mod frame;
 pub mod records;
+pub mod renumber;
 pub mod rewrite;
 pub mod versions;

@@ -10,6 +10,7 @@
 //! - [`produce`]: Produce requests as chained slices, batches included without a copy.
 //! - [`crc`]: a fast CRC-32C combine for the rewrite.
 //! - [`records`]: the records inside a batch, for the rare paths that must decode them.
+//! - [`renumber`]: compacted (gapped) batches made acceptable to a broker, records kept.
 //! - [`errors`]: Kafka error codes kmirror acts on.
 
 pub mod batch;
@@ -19,5 +20,6 @@ pub mod errors;
 pub mod frame;
 pub mod produce;
 pub mod records;
+pub mod renumber;
 pub mod rewrite;
 pub mod versions;

@@ -3,16 +3,21 @@
 //!
 //! The kafka-protocol crate's record type keeps headers in a map and so collapses repeated
 //! header keys, which KIP-82 allows and which are part of the data; this codec keeps headers
-//! as an ordered list. Record layout (`docs/implementation.html`, "Record"): length varint,
-//! attributes i8, timestampDelta varlong, offsetDelta varint, key, value (varint length, -1 =
-//! null), header count varint, then per header a key (varint length) and a value (varint
-//! length, -1 = null).
+//! as an ordered list. Decompression is this module's own and bounded (`records/decompress.rs`);
+//! compression reuses the kafka-protocol crate's codecs, whose output Kafka's Java consumer
+//! reads (xerial-framed snappy, LZ4 frames with independent blocks).
+//!
+//! Record layout (`docs/implementation.html`, "Record"): length varint, attributes i8,
+//! timestampDelta varlong, offsetDelta varint, key, value (varint length, -1 = null), header
+//! count varint, then per header a key (varint length) and a value (varint length, -1 = null).
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::compression::{Compressor, Decompressor, Gzip, Lz4, None as Plain, Snappy, Zstd};
+use kafka_protocol::compression::{Compressor, Gzip, Lz4, None as Plain, Snappy, Zstd};
 use thiserror::Error;
 
 use super::batch::{self, CRC_START, Compression, HEADER_LEN, RecordBatch};
+
+mod decompress;
 
 /// One record as stored in a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -46,6 +51,14 @@ pub enum RecordsError {
     },
     #[error("batch declares {declared} records but holds {found}")]
     CountMismatch { declared: i32, found: usize },
+    #[error("{codec:?} records inflate beyond the limit of {limit} bytes")]
+    TooLarge { codec: Compression, limit: usize },
+    #[error("record {index} declares {declared} bytes but its fields take {read}")]
+    RecordSize {
+        index: usize,
+        declared: usize,
+        read: usize,
+    },
 }
 
 // === varints (zig-zag, as in protobuf) ===
@@ -109,7 +122,8 @@ fn get_bytes(buf: &mut Bytes, index: usize, field: &'static str) -> Result<Optio
 }
 
 impl Record {
-    fn encode(&self, out: &mut BytesMut) {
+    /// Appends the record, length prefix included.
+    pub(crate) fn encode(&self, out: &mut BytesMut) {
         let mut body = BytesMut::new();
         body.put_i8(self.attributes);
         put_varlong(&mut body, self.timestamp_delta);
@@ -160,6 +174,16 @@ impl Record {
             })?;
             headers.push((k, get_bytes(&mut body, index, "header value")?));
         }
+        // Kafka refuses a record whose fields end before its declared length
+        // (`apache/kafka: clients/src/main/java/org/apache/kafka/common/record/DefaultRecord.java`,
+        // `readFrom`); dropping the extra bytes would not be lossless.
+        if body.has_remaining() {
+            return Err(RecordsError::RecordSize {
+                index,
+                declared: n,
+                read: n - body.remaining(),
+            });
+        }
         Ok(Self {
             attributes,
             timestamp_delta,
@@ -179,31 +203,56 @@ fn codec_err(action: &'static str, codec: Compression, e: anyhow::Error) -> Reco
     }
 }
 
-/// Decompresses (when needed) and decodes every record of a batch.
+/// Decompresses (when needed) and decodes every record of a batch, with no limit on the
+/// decompressed size. For trusted input (tests, cross-checks); the renumber path uses
+/// [`decode_records_bounded`].
 pub fn decode_records(batch: &RecordBatch) -> Result<Vec<Record>, RecordsError> {
-    let codec = batch.compression();
-    let mut compressed = batch.records();
-    let plain: Bytes = match codec {
-        Compression::None => Ok(compressed),
-        Compression::Gzip => Gzip::decompress(&mut compressed, |b| Ok(b.copy_to_bytes(b.remaining()))),
-        Compression::Snappy => Snappy::decompress(&mut compressed, |b| Ok(b.copy_to_bytes(b.remaining()))),
-        Compression::Lz4 => Lz4::decompress(&mut compressed, |b| Ok(b.copy_to_bytes(b.remaining()))),
-        Compression::Zstd => Zstd::decompress(&mut compressed, |b| Ok(b.copy_to_bytes(b.remaining()))),
-    }
-    .map_err(|e| codec_err("decompress", codec, e))?;
-    let mut buf = plain;
+    decode_records_bounded(batch, usize::MAX)
+}
+
+/// Decompresses (when needed) and decodes every record of a batch, refusing a records section
+/// that inflates beyond `max_uncompressed_bytes` ([`RecordsError::TooLarge`]) without
+/// allocating more than that plus the codec's working state.
+pub fn decode_records_bounded(
+    batch: &RecordBatch,
+    max_uncompressed_bytes: usize,
+) -> Result<Vec<Record>, RecordsError> {
+    let mut buf = decompress::decompress(batch.compression(), batch.records(), max_uncompressed_bytes)?;
     let declared = batch.record_count();
-    let mut records = Vec::with_capacity(usize::try_from(declared).unwrap_or(0).min(buf.len()));
+    // A record takes at least 7 bytes; the declared count cannot be trusted for the capacity.
+    let mut records = Vec::with_capacity(usize::try_from(declared).unwrap_or(0).min(buf.len() / 7));
     while buf.has_remaining() {
         records.push(Record::decode(&mut buf, records.len())?);
     }
-    if records.len() != declared as usize {
+    if i64::try_from(records.len()).ok() != Some(i64::from(declared)) {
         return Err(RecordsError::CountMismatch {
             declared,
             found: records.len(),
         });
     }
     Ok(records)
+}
+
+/// Appends the records section for `records` (encoded, then compressed with `codec`) to `out`.
+pub(crate) fn encode_records_into(
+    out: &mut BytesMut,
+    codec: Compression,
+    records: &[Record],
+) -> Result<(), RecordsError> {
+    let write = |b: &mut BytesMut| {
+        for r in records {
+            r.encode(b);
+        }
+        Ok(())
+    };
+    match codec {
+        Compression::None => Plain::compress(out, write),
+        Compression::Gzip => Gzip::compress(out, write),
+        Compression::Snappy => Snappy::compress(out, write),
+        Compression::Lz4 => Lz4::compress(out, write),
+        Compression::Zstd => Zstd::compress(out, write),
+    }
+    .map_err(|e| codec_err("compress", codec, e))
 }
 
 /// The header fields of a batch to build; the offsets, count and CRC are derived.
@@ -254,21 +303,8 @@ fn codec_bits(c: Compression) -> i16 {
 pub fn encode_batch(spec: &BatchSpec, records: &[Record]) -> Result<Bytes, RecordsError> {
     let mut out = BytesMut::with_capacity(HEADER_LEN + records.len() * 64);
     out.put_bytes(0, HEADER_LEN);
-    let write = |b: &mut BytesMut| {
-        for r in records {
-            r.encode(b);
-        }
-        Ok(())
-    };
     let codec = spec.compression;
-    match codec {
-        Compression::None => Plain::compress(&mut out, write),
-        Compression::Gzip => Gzip::compress(&mut out, write),
-        Compression::Snappy => Snappy::compress(&mut out, write),
-        Compression::Lz4 => Lz4::compress(&mut out, write),
-        Compression::Zstd => Zstd::compress(&mut out, write),
-    }
-    .map_err(|e| codec_err("compress", codec, e))?;
+    encode_records_into(&mut out, codec, records)?;
 
     let last_delta = spec
         .last_offset_delta

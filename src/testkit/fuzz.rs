@@ -8,6 +8,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Encodable, HeaderVersion, Request};
 
+use crate::config;
 use crate::protocol::batch::{BatchIter, CRC_START, HEADER_LEN, LOG_OVERHEAD, RecordBatch};
 use crate::protocol::codec::decode_response;
 use crate::protocol::frame;
@@ -15,7 +16,7 @@ use crate::protocol::records::decode_records;
 use crate::protocol::rewrite::{ProducerIdentity, RewriteOptions, rewrite};
 
 /// Fuzz target names, as directories under `fuzz/seeds/` and `fuzz/corpus/`.
-pub const TARGETS: &[&str] = &["frame_split", "response_decode", "batch_rewrite"];
+pub const TARGETS: &[&str] = &["frame_split", "response_decode", "batch_rewrite", "config_parse"];
 
 /// Runs the entry point of `target` on `data`.
 pub fn run(target: &str, data: &[u8]) {
@@ -23,6 +24,7 @@ pub fn run(target: &str, data: &[u8]) {
         "frame_split" => frame_split(data),
         "response_decode" => response_decode(data),
         "batch_rewrite" => batch_rewrite(data),
+        "config_parse" => config_parse(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -100,6 +102,32 @@ fn check_blob(blob: Bytes) {
                 batch.verify_crc().is_err(),
                 "rewrite refuses only corrupt batches"
             ),
+        }
+    }
+}
+
+/// Runs both configuration front ends on the input: a configuration or a list of problems,
+/// never a panic. The bytes go through the properties reader's own ISO-8859-1 decoding and,
+/// lossily, through UTF-8 for TOML; any problem list must be non-empty and name the origin.
+pub fn config_parse(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    for (result, origin) in [
+        (
+            config::from_properties_str(&text, "fuzz.properties"),
+            "fuzz.properties",
+        ),
+        (
+            config::from_properties_str(&config::decode_properties(data), "fuzz.properties"),
+            "fuzz.properties",
+        ),
+        (config::from_toml_str(&text, "fuzz.toml"), "fuzz.toml"),
+    ] {
+        match result {
+            Ok(c) => assert!(!c.flows.is_empty(), "a valid configuration has a flow"),
+            Err(e) => {
+                assert!(!e.problems.is_empty(), "an error names at least one problem");
+                assert!(e.problems.iter().all(|p| p.starts_with(origin)), "{e}");
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Encodable, HeaderVersion, Request};
 
 use crate::cluster::partition::AbortedTransaction;
+use crate::config;
 use crate::offsets::{self, Entry, FileStore, OffsetStore, OffsetsError, PartitionKey};
 use crate::protocol::batch::{BatchIter, BatchKind, CRC_START, HEADER_LEN, LOG_OVERHEAD, RecordBatch};
 use crate::protocol::codec::decode_response;
@@ -25,6 +26,7 @@ pub const TARGETS: &[&str] = &[
     "batch_rewrite",
     "offsets_log",
     "renumber_batch",
+    "config_parse",
 ];
 
 /// The decompression limit of the `renumber_batch` target: small, so that inputs which
@@ -39,6 +41,7 @@ pub fn run(target: &str, data: &[u8]) {
         "batch_rewrite" => batch_rewrite(data),
         "offsets_log" => offsets_log(data),
         "renumber_batch" => renumber_batch(data),
+        "config_parse" => config_parse(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -330,6 +333,30 @@ fn offsets_log_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         ("offsets_log", "torn_tail".to_owned(), torn),
         ("offsets_log", "corrupt_middle".to_owned(), corrupt),
     ]
+/// Runs both configuration front ends on the input: a configuration or a list of problems,
+/// never a panic. The bytes go through the properties reader's own ISO-8859-1 decoding and,
+/// lossily, through UTF-8 for TOML; any problem list must be non-empty and name the origin.
+pub fn config_parse(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    for (result, origin) in [
+        (
+            config::from_properties_str(&text, "fuzz.properties"),
+            "fuzz.properties",
+        ),
+        (
+            config::from_properties_str(&config::decode_properties(data), "fuzz.properties"),
+            "fuzz.properties",
+        ),
+        (config::from_toml_str(&text, "fuzz.toml"), "fuzz.toml"),
+    ] {
+        match result {
+            Ok(c) => assert!(!c.flows.is_empty(), "a valid configuration has a flow"),
+            Err(e) => {
+                assert!(!e.problems.is_empty(), "an error names at least one problem");
+                assert!(e.problems.iter().all(|p| p.starts_with(origin)), "{e}");
+            }
+        }
+    }
 }
 
 fn response_frame<R: Encodable + HeaderVersion>(api: u8, version: i16, body: &R) -> Vec<u8> {

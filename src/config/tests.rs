@@ -1,0 +1,298 @@
+//! Tests across both front ends: the shipped configuration files, the TOML front end, the
+//! same flow from both formats, problems collected all at once, and no panic on any input.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn repo_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
+}
+
+const TOML_BASE: &str = r#"
+[clusters.A]
+bootstrap_servers = ["a:9092"]
+[clusters.B]
+bootstrap_servers = ["b:9092"]
+"#;
+
+fn toml(flows: &str) -> Result<Config, ConfigError> {
+    from_toml_str(&format!("{TOML_BASE}{flows}"), "kmirror.toml")
+}
+
+#[test]
+fn reference_toml_gives_exactly_the_defaults() {
+    let c = load(&repo_file("config/kmirror.toml")).unwrap();
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    assert_eq!(c.state_dir, PathBuf::from(DEFAULT_STATE_DIR));
+    assert_eq!(c.memory_budget_bytes, DEFAULT_MEMORY_BUDGET_BYTES);
+    let expected: BTreeMap<String, ClusterConfig> =
+        [("source", "127.0.0.1:19092"), ("target", "127.0.0.1:19093")]
+            .into_iter()
+            .map(|(a, s)| (a.to_owned(), ClusterConfig::new(a, vec![s.to_owned()])))
+            .collect();
+    assert_eq!(c.clusters, expected);
+    assert_eq!(c.flows, vec![FlowConfig::new("source", "target")]);
+}
+
+#[test]
+fn demo_properties_loads_the_expected_flow() {
+    let c = load(&repo_file("config/demo.properties")).unwrap();
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    assert_eq!(c.clusters["source"].bootstrap_servers, ["127.0.0.1:19092"]);
+    assert_eq!(c.clusters["target"].bootstrap_servers, ["127.0.0.1:19093"]);
+    let [f] = c.flows.as_slice() else {
+        panic!("one flow expected: {:?}", c.flows)
+    };
+    let expected = FlowConfig {
+        properties: f.properties.clone(),
+        ..FlowConfig::new("source", "target")
+    };
+    assert_eq!(*f, expected);
+    assert_eq!(f.properties["enabled"], "true");
+    assert_eq!(f.target_topic("orders"), "source.orders");
+    assert!(f.replicates("orders") && !f.replicates("target.orders"));
+}
+
+#[test]
+fn both_formats_give_the_same_flow() {
+    let from_toml = toml(
+        r#"[[flows]]
+source = "A"
+target = "B"
+topics = ["orders.*", "payments"]
+replication_policy = "identity"
+replication_factor = 3
+fetch_max_wait_ms = 250
+refresh_topics_interval_ms = 30000
+gapped_batches = "fail"
+[flows.properties]
+"sync.group.offsets.enabled" = true
+"#,
+    )
+    .unwrap();
+    let from_properties = from_properties_str(
+        "clusters = A, B\nA.bootstrap.servers = a:9092\nB.bootstrap.servers = b:9092\nA->B.enabled = true\n\
+         A->B.topics = orders.*, payments\nreplication.policy.class = IdentityReplicationPolicy\n\
+         replication.factor = 3\nfetch.max.wait.ms = 250\nrefresh.topics.interval.seconds = 30\n\
+         gapped.batches = fail\nA->B.sync.group.offsets.enabled = true\n",
+        "mm2.properties",
+    )
+    .unwrap();
+    let (t, p) = (&from_toml.flows[0], &from_properties.flows[0]);
+    assert_eq!(t.properties["sync.group.offsets.enabled"], "true");
+    assert_eq!(
+        *t,
+        FlowConfig {
+            properties: t.properties.clone(),
+            ..p.clone()
+        }
+    );
+    assert_eq!(
+        from_toml.clusters["A"].client,
+        from_properties.clusters["A"].client
+    );
+}
+
+#[test]
+fn toml_rejects_unknown_fields_with_a_position() {
+    let err = toml("[[flows]]\nsource = \"A\"\ntarget = \"B\"\ntopic = [\"x\"]\n").unwrap_err();
+    assert_eq!(err.problems.len(), 1);
+    let p = &err.problems[0];
+    assert!(
+        p.starts_with("kmirror.toml:9:1: `flows[0].topic`: unknown field `topic`"),
+        "{p}"
+    );
+    let err = toml(
+        "[[flows]]\nsource = \"A\"\ntarget = \"B\"\n[[flows]]\nsource = \"B\"\ntarget = \"A\"\n\
+                    [flows.properties]\n\"x\" = [1]\n",
+    )
+    .unwrap_err();
+    assert!(
+        err.problems[0].contains(": `flows[1].properties.\"x\"`: expected a string, a boolean or a number"),
+        "{err}"
+    );
+    let err = toml("[clusters.C]\nbootstrap_servers = 3\n").unwrap_err();
+    assert!(
+        err.problems[0].contains(":7:21: `clusters.C.bootstrap_servers`: invalid type"),
+        "{err}"
+    );
+}
+
+#[test]
+fn toml_properties_tables() {
+    let c = toml(
+        "[clusters.C]\nbootstrap_servers = [\"c:1\"]\n[clusters.C.properties]\n\
+         \"security.protocol\" = \"SSL\"\n\"frob\" = 1\n[[flows]]\nsource = \"A\"\ntarget = \"C\"\n\
+         [flows.properties]\n\"offset.lag.max\" = 50\n\
+         \"frob\" = \"x\"\n",
+    )
+    .unwrap();
+    assert_eq!(c.clusters["C"].properties["security.protocol"], "SSL");
+    assert_eq!(c.flows[0].properties["offset.lag.max"], "50");
+    assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+    assert!(c.warnings[0].contains("`clusters.C.properties.\"frob\"`: unknown key"));
+    let err =
+        toml("[[flows]]\nsource = \"A\"\ntarget = \"B\"\n[flows.properties]\ntopics = \"x\"\n").unwrap_err();
+    assert!(
+        err.problems[0].contains("`flows[0].properties.\"topics\"`: is a setting kmirror reads natively")
+    );
+}
+
+#[test]
+fn disabled_toml_flows_are_left_out() {
+    let c = toml(
+        "[[flows]]\nsource = \"A\"\ntarget = \"B\"\n\
+         [[flows]]\nsource = \"B\"\ntarget = \"A\"\nenabled = false\n",
+    )
+    .unwrap();
+    assert_eq!(c.flows.iter().map(FlowConfig::name).collect::<Vec<_>>(), ["A->B"]);
+    let err = toml("[[flows]]\nsource = \"A\"\ntarget = \"B\"\nenabled = false\n").unwrap_err();
+    assert!(
+        err.problems[0].contains("no replication flow is enabled"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let err = from_toml_str(
+        r#"
+memory_budget_bytes = 0
+[clusters.A]
+bootstrap_servers = []
+[clusters.B]
+bootstrap_servers = ["b"]
+request_timeout_ms = 0
+[[flows]]
+source = "A"
+target = "Z"
+max_in_flight = 6
+[[flows]]
+source = "A"
+target = "A"
+topics = ["(?<!x)y"]
+[[flows]]
+source = "B"
+target = "A"
+replication_factor = 0
+fetch_max_bytes = -1
+[[flows]]
+source = "B"
+target = "A"
+"#,
+        "bad.toml",
+    )
+    .unwrap_err();
+    let expected = [
+        "bad.toml: `memory_budget_bytes`: 0 is out of range",
+        "bad.toml: `clusters.A.bootstrap_servers`: no bootstrap server",
+        "bad.toml: `clusters.B.bootstrap_servers`: `b` is not host:port",
+        "bad.toml: `clusters.B.request_timeout_ms`: 0 is out of range: must be positive",
+        "bad.toml: `flows[0]`: target `Z` is not a configured cluster (known: A, B)",
+        "bad.toml: `flows[0].max_in_flight`: 6 is out of range: an idempotent producer",
+        "bad.toml: `flows[1]`: source and target are the same cluster `A`",
+        "bad.toml: `flows[1].topics`: pattern `(?<!x)y` uses a look-behind, Java-only regex syntax",
+        "bad.toml: `flows[2].replication_factor`: 0 is not a replication factor",
+        "bad.toml: `flows[2].fetch_max_bytes`: -1 is out of range: must be between 1 and 2147483647",
+        "bad.toml: `flows[3]`: flow B->A is already defined by `flows[2]`",
+    ];
+    assert_eq!(err.problems.len(), expected.len(), "{err}");
+    for (p, e) in err.problems.iter().zip(expected) {
+        assert!(p.starts_with(e), "{p}\n  expected: {e}");
+    }
+    assert_eq!(err.to_string().lines().count(), expected.len());
+}
+
+#[test]
+fn cross_checks_between_settings() {
+    let err = toml("[[flows]]\nsource = \"A\"\ntarget = \"B\"\nfetch_max_bytes = 200000000\n").unwrap_err();
+    assert!(
+        err.problems[0].contains("`flows[0].fetch_max_bytes`: 200000000 is larger than the largest response"),
+        "{err}"
+    );
+    let err = from_toml_str(
+        &format!("memory_budget_bytes = 1000000\n{TOML_BASE}[[flows]]\nsource = \"A\"\ntarget = \"B\"\n"),
+        "k.toml",
+    )
+    .unwrap_err();
+    assert!(
+        err.problems[0].contains("`memory_budget_bytes`: 1000000 is smaller than `flows[0].fetch_max_bytes`")
+    );
+}
+
+#[test]
+fn separators_and_aliases() {
+    let c = toml("[[flows]]\nsource = \"A\"\ntarget = \"B\"\nseparator = \"_\"\n").unwrap();
+    assert_eq!(c.flows[0].target_topic("t"), "A_t");
+    let err = toml("[[flows]]\nsource = \"A\"\ntarget = \"B\"\nseparator = \"\"\n").unwrap_err();
+    assert!(err.problems[0].contains("`flows[0].separator`: must not be empty"));
+    let c = toml(
+        "[[flows]]\nsource = \"A\"\ntarget = \"B\"\nreplication_policy = \"identity\"\nseparator = \"_\"\n",
+    )
+    .unwrap();
+    assert!(c.warnings[0].contains("not used with the identity policy"));
+    let err = from_properties_str(
+        "clusters = a b, B\na b.bootstrap.servers = a:1\nB.bootstrap.servers = b:1\na b->B.enabled = true\n",
+        "m",
+    )
+    .unwrap_err();
+    assert!(
+        err.problems[0].contains("cluster alias `a b` cannot prefix topic names"),
+        "{err}"
+    );
+}
+
+#[test]
+fn load_picks_the_front_end_by_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("kmirror.yaml");
+    std::fs::write(&other, "x").unwrap();
+    let err = load(&other).unwrap_err();
+    assert!(err.problems[0].starts_with(&other.display().to_string()) && err.problems[0].contains(".toml"));
+    let missing = load(&dir.path().join("nope.toml")).unwrap_err();
+    assert!(missing.problems[0].contains("cannot read"), "{missing}");
+}
+
+#[test]
+fn durations_and_numbers_convert() {
+    let c = toml(
+        "[[flows]]\nsource = \"A\"\ntarget = \"B\"\nfetch_max_wait_ms = 0\noffset_flush_interval_ms = 5\n",
+    )
+    .unwrap();
+    assert_eq!(c.flows[0].fetch_max_wait, Duration::ZERO);
+    assert_eq!(c.flows[0].offset_flush_interval, Duration::from_millis(5));
+    let err =
+        toml("[[flows]]\nsource = \"A\"\ntarget = \"B\"\nfetch_max_wait_ms = 9999999999\n").unwrap_err();
+    assert!(err.problems[0].contains("is too large"), "{err}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Any text, however odd, gives a configuration or a list of problems, never a panic.
+    #[test]
+    fn parsers_never_panic(text in r#"[A-Ba-z0-9 \t\r\n\\=:#!.,>\[\]{}"'_*+?()é\x{80}-]{0,200}"#) {
+        let _ = from_properties_str(&text, "fuzz.properties");
+        let _ = from_toml_str(&text, "fuzz.toml");
+    }
+
+    #[test]
+    fn properties_with_structure_never_panic(
+        lines in prop::collection::vec(
+            (prop::sample::select(vec!["clusters", "A.bootstrap.servers", "B.bootstrap.servers",
+                "A->B.enabled",
+                "A->B.topics", "topics.exclude", "replication.factor", "B->A.enabled", "A->A.enabled",
+                "fetch.max.bytes", "A.request.timeout.ms", "memory.budget.bytes", "groups"]),
+             r"[A-Ba-z0-9 .,:*\-\\()?!<=]{0,12}"),
+            0..12,
+        )
+    ) {
+        let text: String = lines.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
+        let _ = from_properties_str(&text, "fuzz.properties");
+    }
+}

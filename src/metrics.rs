@@ -8,6 +8,16 @@ pub const CONNECTIONS_OPENED: &str = "kmirror_connections_opened_total";
 pub const CONNECTION_ERRORS: &str = "kmirror_connection_errors_total";
 /// Metadata refreshes, successful or not.
 pub const METADATA_REFRESHES: &str = "kmirror_metadata_refreshes_total";
+/// Source batches by what happened to them (`action`: forwarded, renumbered, control,
+/// aborted, empty, before_fetch_offset).
+pub const BATCHES: &str = "kmirror_batches_total";
+/// Batches whose records had to be decoded and re-encoded (`reason`: renumbered, trimmed).
+pub const BATCHES_RESHAPED: &str = "kmirror_batches_reshaped_total";
+/// Records and wire bytes handed to the target.
+pub const RECORDS_SENT: &str = "kmirror_records_sent_total";
+pub const BYTES_SENT: &str = "kmirror_bytes_sent_total";
+/// Partition sessions restarted from the acknowledged position after a produce failure.
+pub const PARTITION_RECOVERIES: &str = "kmirror_partition_recoveries_total";
 
 pub(crate) fn connection_opened(cluster: &str, broker: &str) {
     metrics::counter!(CONNECTIONS_OPENED, "cluster" => cluster.to_owned(), "broker" => broker.to_owned())
@@ -26,5 +36,26 @@ pub(crate) fn connection_error(cluster: &str, broker: &str, kind: &'static str) 
 
 pub(crate) fn metadata_refreshed(cluster: &str, ok: bool) {
     metrics::counter!(METADATA_REFRESHES, "cluster" => cluster.to_owned(), "result" => if ok { "ok" } else { "error" })
+        .increment(1);
+}
+
+pub(crate) fn batch_seen(flow: &str, topic: &str, action: &'static str) {
+    metrics::counter!(BATCHES, "flow" => flow.to_owned(), "topic" => topic.to_owned(), "action" => action)
+        .increment(1);
+}
+
+pub(crate) fn batch_reshaped(flow: &str, topic: &str, reason: &'static str) {
+    metrics::counter!(BATCHES_RESHAPED, "flow" => flow.to_owned(), "topic" => topic.to_owned(), "reason" => reason)
+        .increment(1);
+}
+
+pub(crate) fn batch_sent(flow: &str, topic: &str, bytes: usize, records: i32) {
+    let labels = [("flow", flow.to_owned()), ("topic", topic.to_owned())];
+    metrics::counter!(BYTES_SENT, &labels).increment(bytes as u64);
+    metrics::counter!(RECORDS_SENT, &labels).increment(u64::try_from(records).unwrap_or(0));
+}
+
+pub(crate) fn partition_recovered(flow: &str, topic: &str) {
+    metrics::counter!(PARTITION_RECOVERIES, "flow" => flow.to_owned(), "topic" => topic.to_owned())
         .increment(1);
 }

@@ -2,6 +2,7 @@
 //! broker (reconnected with jittered backoff), leader routing and retries of partition
 //! requests after a metadata refresh.
 
+pub mod admin;
 mod backoff;
 mod error;
 pub mod metadata;
@@ -72,7 +73,7 @@ impl Cluster {
         self.metadata.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    fn connection_error(&self, source: ConnectionError) -> ClusterError {
+    pub(crate) fn connection_error(&self, source: ConnectionError) -> ClusterError {
         ClusterError::Connection {
             cluster: self.name.clone(),
             source,

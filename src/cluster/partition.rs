@@ -12,6 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::fetch_response::PartitionData;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
@@ -194,6 +195,11 @@ pub fn process_fetch_response(
         .flat_map(|t| t.partitions)
         .find(|p| p.partition_index == partition)
         .ok_or(ResponseIssue::Missing)?;
+    process_fetch_partition(p)
+}
+
+/// One partition of a Fetch response; the records stay a slice of the response frame.
+pub fn process_fetch_partition(p: PartitionData) -> Result<FetchedPartition, ResponseIssue> {
     check(p.error_code, None)?;
     let mut aborted: Vec<AbortedTransaction> = p
         .aborted_transactions

@@ -176,9 +176,37 @@ impl Connection {
             .await
     }
 
+    /// Like [`request_raw`](Self::request_raw), in two steps: the frame is on its way to the
+    /// broker when this returns, and the response is awaited separately. A task that sends
+    /// several requests this way gets them to the broker in the order it sent them.
+    pub async fn send_raw(
+        &self,
+        api: ApiKey,
+        encode: impl FnOnce(i32) -> Result<Vec<bytes::Bytes>, CodecError>,
+    ) -> Result<PendingResponse, ConnectionError> {
+        let pending = self
+            .pipeline
+            .send(api, |id| encode(id).map(OutFrame::new))
+            .await?;
+        Ok(PendingResponse { pending })
+    }
+
     /// Stops taking requests, lets those in flight finish, closes the socket.
     pub async fn close(&self) {
         self.pipeline.close().await;
+    }
+}
+
+/// A request sent with [`Connection::send_raw`] whose response has not been read yet.
+#[derive(Debug)]
+pub struct PendingResponse {
+    pending: super::pipeline::Pending,
+}
+
+impl PendingResponse {
+    /// The response frame (header included) and the request's correlation id.
+    pub async fn response(self) -> Result<(i32, bytes::Bytes), ConnectionError> {
+        self.pending.wait().await
     }
 }
 

@@ -15,5 +15,5 @@ mod error;
 mod pipeline;
 pub mod transport;
 
-pub use connection::Connection;
+pub use connection::{Connection, PendingResponse};
 pub use error::ConnectionError;

@@ -7,8 +7,8 @@
 //!   dropped).
 //! - Once the connection fails (I/O error, bad frame, request timeout), the state becomes
 //!   `Failed(e)` for good: every pending request and every later one gets the same `e`.
-//! - A caller that drops its request future removes its own map entry (drop guard), so
-//!   cancellation leaks nothing.
+//! - A caller that drops its request future (or its [`Pending`]) removes its own map entry,
+//!   so cancellation leaks nothing.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::IoSlice;
@@ -19,7 +19,7 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::ApiKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
 
 use super::ConnectionError;
@@ -44,7 +44,7 @@ struct Shared {
     drained: Notify,
     /// Flipped once on failure or close; the writer stops on it.
     stop: watch::Sender<bool>,
-    in_flight: Semaphore,
+    in_flight: Arc<Semaphore>,
 }
 
 impl Shared {
@@ -186,18 +186,60 @@ impl Drop for Pipeline {
     }
 }
 
-/// Removes a request's map entry if its future is dropped before the response arrives.
-struct ForgetOnDrop<'a> {
-    shared: &'a Shared,
+/// A request on the wire, waiting for its response. Dropping it abandons the request: its
+/// map entry is removed and a late response is discarded.
+pub(crate) struct Pending {
+    shared: Arc<Shared>,
     correlation_id: i32,
-    armed: bool,
+    api: ApiKey,
+    request_timeout: Duration,
+    response: Option<oneshot::Receiver<Result<Bytes, ConnectionError>>>,
+    _permit: OwnedSemaphorePermit,
 }
 
-impl Drop for ForgetOnDrop<'_> {
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("broker", &self.shared.addr)
+            .field("api", &self.api)
+            .field("correlation_id", &self.correlation_id)
+            .finish()
+    }
+}
+
+impl Drop for Pending {
     fn drop(&mut self) {
-        if self.armed {
+        if self.response.is_some() {
             self.shared.forget(self.correlation_id);
         }
+    }
+}
+
+impl Pending {
+    /// Waits for the response frame (header included) and its correlation id.
+    pub(crate) async fn wait(mut self) -> Result<(i32, Bytes), ConnectionError> {
+        let shared = self.shared.clone();
+        let closed = || {
+            shared.failure().unwrap_or_else(|| ConnectionError::Closed {
+                addr: shared.addr.clone(),
+            })
+        };
+        let Some(response) = self.response.as_mut() else {
+            return Err(closed());
+        };
+        let result = match tokio::time::timeout(self.request_timeout, response).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(closed()),
+            // A broker that does not answer in time is treated as gone (as the Java client
+            // does): close the connection so nothing else waits on it either.
+            Err(_) => Err(shared.fail(ConnectionError::Timeout {
+                addr: shared.addr.clone(),
+                api: self.api,
+                after: self.request_timeout,
+            })),
+        };
+        self.response = None;
+        result.map(|frame| (self.correlation_id, frame))
     }
 }
 
@@ -218,7 +260,7 @@ impl Pipeline {
             }),
             drained: Notify::new(),
             stop,
-            in_flight: Semaphore::new(max_in_flight.max(1)),
+            in_flight: Arc::new(Semaphore::new(max_in_flight.max(1))),
         });
         let (read_half, write_half) = tokio::io::split(stream);
         let (tx, rx) = mpsc::channel(max_in_flight.max(1));
@@ -261,13 +303,28 @@ impl Pipeline {
         api: ApiKey,
         encode: impl FnOnce(i32) -> Result<OutFrame, CodecError>,
     ) -> Result<(i32, Bytes), ConnectionError> {
-        let shared = &*self.shared;
+        self.send(api, encode).await?.wait().await
+    }
+
+    /// Puts one request on the wire and returns without waiting for the response. Requests
+    /// sent by successive calls from one task reach the broker in that order.
+    pub(crate) async fn send(
+        &self,
+        api: ApiKey,
+        encode: impl FnOnce(i32) -> Result<OutFrame, CodecError>,
+    ) -> Result<Pending, ConnectionError> {
+        let shared = &self.shared;
         let closed = || {
             shared.failure().unwrap_or_else(|| ConnectionError::Closed {
                 addr: shared.addr.clone(),
             })
         };
-        let _permit = shared.in_flight.acquire().await.map_err(|_| closed())?;
+        let permit = shared
+            .in_flight
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| closed())?;
         let correlation_id = self.next_correlation_id.fetch_add(1, Ordering::Relaxed) & i32::MAX;
         let out = encode(correlation_id).map_err(|e| self.codec_error(e))?;
 
@@ -283,27 +340,18 @@ impl Pipeline {
                 let _ = pending.insert(correlation_id, reply);
             }
         }
-        let mut guard = ForgetOnDrop {
-            shared,
+        let pending = Pending {
+            shared: shared.clone(),
             correlation_id,
-            armed: true,
+            api,
+            request_timeout: self.request_timeout,
+            response: Some(response),
+            _permit: permit,
         };
         if self.writer.send(out).await.is_err() {
             return Err(closed());
         }
-        let result = match tokio::time::timeout(self.request_timeout, response).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(closed()),
-            // A broker that does not answer in time is treated as gone (as the Java client
-            // does): close the connection so nothing else waits on it either.
-            Err(_) => Err(shared.fail(ConnectionError::Timeout {
-                addr: shared.addr.clone(),
-                api,
-                after: self.request_timeout,
-            })),
-        };
-        guard.armed = false;
-        result.map(|frame| (correlation_id, frame))
+        Ok(pending)
     }
 
     /// Stops taking requests, waits (up to the request timeout) for those in flight, then

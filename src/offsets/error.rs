@@ -77,6 +77,8 @@ pub enum OffsetsError {
         key: Option<PartitionKey>,
         record_count: i32,
     },
+    #[error("offsets writer: {message}")]
+    WriterFailed { message: String },
 }
 
 fn prefix(key: Option<&PartitionKey>) -> String {
@@ -102,7 +104,11 @@ impl OffsetsError {
                     *key = Some(partition.clone());
                 }
             }
-            Self::Io { .. } | Self::Corrupt { .. } | Self::Locked { .. } | Self::Unusable { .. } => {}
+            Self::Io { .. }
+            | Self::Corrupt { .. }
+            | Self::Locked { .. }
+            | Self::Unusable { .. }
+            | Self::WriterFailed { .. } => {}
         }
         self
     }

@@ -9,6 +9,7 @@
 //! - [`rewrite`]: producer-identity rewrite with a CRC recomputed over untouched records.
 //! - [`produce`]: Produce requests as chained slices, batches included without a copy.
 //! - [`crc`]: a fast CRC-32C combine for the rewrite.
+//! - [`trim`]: cutting the records before an offset off a batch (resuming inside one).
 //! - [`records`]: the records inside a batch, for the rare paths that must decode them.
 //! - [`renumber`]: compacted (gapped) batches made acceptable to a broker, records kept.
 //! - [`errors`]: Kafka error codes kmirror acts on.
@@ -22,4 +23,5 @@ pub mod produce;
 pub mod records;
 pub mod renumber;
 pub mod rewrite;
+pub mod trim;
 pub mod versions;

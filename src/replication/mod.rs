@@ -1,4 +1,27 @@
 //! Replication: flows, topic discovery, the fetch and produce loops, and the per-batch
 //! decisions between them.
+//!
+//! ```text
+//!  source broker ─► Fetcher (one per source broker, one multi-partition Fetch in flight)
+//!                      │ raw batches, slices of the response
+//!                      ▼
+//!  PartitionTask (one per source partition): classify ─► renumber/trim ─► rewrite
+//!                      │ up to 5 batches in flight, byte budget shared by the process
+//!                      ▼
+//!  Producer (one per target broker, one batch per partition per request, several requests
+//!            in flight) ─► target broker
+//!                      │ acks, in order
+//!                      ▼
+//!  offsets writer: exact (source, target) entries, durable every flush interval
+//! ```
 
 pub mod classify;
+mod context;
+pub mod engine;
+mod error;
+mod fetcher;
+mod partition;
+mod producer;
+pub mod topics;
+
+pub use error::ReplicationError;

@@ -1,0 +1,144 @@
+//! Topic administration a replicator needs: reading a topic's configuration and adding
+//! partitions. (Creation is in `partition.rs` with the other single-request calls.)
+
+use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use kafka_protocol::messages::{
+    CreatePartitionsRequest, CreatePartitionsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
+    TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use super::partition::ResponseIssue;
+use super::{Cluster, ClusterError};
+use crate::protocol::errors::{self, ErrorCode};
+
+/// `ConfigResource.Type.TOPIC` (apache/kafka `clients/.../config/ConfigResource.java`).
+const RESOURCE_TOPIC: i8 = 2;
+/// `DescribeConfigsResponse.ConfigSource.DYNAMIC_TOPIC_CONFIG`: set on the topic itself.
+const SOURCE_TOPIC_OVERRIDE: i8 = 1;
+
+/// One configuration entry of a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigEntry {
+    pub name: String,
+    pub value: Option<String>,
+    /// Set on the topic itself rather than inherited from broker or cluster defaults.
+    pub is_topic_override: bool,
+    pub read_only: bool,
+    pub sensitive: bool,
+}
+
+pub fn build_describe_configs_request(topic: &str) -> DescribeConfigsRequest {
+    DescribeConfigsRequest::default().with_resources(vec![
+        DescribeConfigsResource::default()
+            .with_resource_type(RESOURCE_TOPIC)
+            .with_resource_name(StrBytes::from_string(topic.to_owned()))
+            .with_configuration_keys(None),
+    ])
+}
+
+pub fn process_describe_configs_response(
+    r: &DescribeConfigsResponse,
+    topic: &str,
+) -> Result<Vec<ConfigEntry>, ResponseIssue> {
+    let result = r
+        .results
+        .iter()
+        .find(|x| x.resource_name.as_str() == topic)
+        .ok_or(ResponseIssue::Missing)?;
+    if result.error_code != errors::NONE {
+        return Err(ResponseIssue::Error {
+            code: ErrorCode(result.error_code),
+            message: result.error_message.as_ref().map(|m| m.to_string()),
+        });
+    }
+    Ok(result
+        .configs
+        .iter()
+        .map(|c| ConfigEntry {
+            name: c.name.to_string(),
+            value: c.value.as_ref().map(|v| v.to_string()),
+            is_topic_override: c.config_source == SOURCE_TOPIC_OVERRIDE,
+            read_only: c.read_only,
+            sensitive: c.is_sensitive,
+        })
+        .collect())
+}
+
+pub fn build_create_partitions_request(topic: &str, count: i32, timeout_ms: i32) -> CreatePartitionsRequest {
+    CreatePartitionsRequest::default()
+        .with_timeout_ms(timeout_ms)
+        .with_topics(vec![
+            CreatePartitionsTopic::default()
+                .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
+                .with_count(count)
+                .with_assignments(None),
+        ])
+}
+
+pub fn process_create_partitions_response(
+    r: &CreatePartitionsResponse,
+    topic: &str,
+) -> Result<(), ResponseIssue> {
+    let result = r
+        .results
+        .iter()
+        .find(|x| x.name.0.as_str() == topic)
+        .ok_or(ResponseIssue::Missing)?;
+    if result.error_code == errors::NONE {
+        Ok(())
+    } else {
+        Err(ResponseIssue::Error {
+            code: ErrorCode(result.error_code),
+            message: result.error_message.as_ref().map(|m| m.to_string()),
+        })
+    }
+}
+
+impl Cluster {
+    fn request_error(&self, what: String, issue: ResponseIssue) -> ClusterError {
+        let (error, message) = match issue {
+            ResponseIssue::Error { code, message } => (code, message),
+            ResponseIssue::Missing => (
+                ErrorCode(-1),
+                Some("the response does not mention the topic".to_owned()),
+            ),
+        };
+        ClusterError::Request {
+            cluster: self.name().to_owned(),
+            what,
+            error,
+            message,
+        }
+    }
+
+    /// Every configuration entry of a topic, as the broker reports it.
+    pub async fn describe_topic_config(&self, topic: &str) -> Result<Vec<ConfigEntry>, ClusterError> {
+        let conn = self.any_broker().await?;
+        let r = conn
+            .request(&build_describe_configs_request(topic))
+            .await
+            .map_err(|e| self.connection_error(e))?;
+        process_describe_configs_response(&r, topic)
+            .map_err(|i| self.request_error(format!("describing topic {topic}"), i))
+    }
+
+    /// Grows a topic to `count` partitions.
+    pub async fn create_partitions(&self, topic: &str, count: i32) -> Result<(), ClusterError> {
+        let snapshot = self.metadata();
+        let conn = match snapshot.brokers.get(&snapshot.controller_id) {
+            Some(b) => self.connection(&b.addr()).await?,
+            None => self.any_broker().await?,
+        };
+        let timeout = self.config().request_timeout.as_millis().min(i32::MAX as u128) as i32;
+        let r = conn
+            .request(&build_create_partitions_request(topic, count, timeout))
+            .await
+            .map_err(|e| self.connection_error(e))?;
+        process_create_partitions_response(&r, topic)
+            .map_err(|i| self.request_error(format!("adding partitions to topic {topic} (to {count})"), i))?;
+        let _ = self.refresh_topics(&[topic.to_owned()]).await;
+        Ok(())
+    }
+}

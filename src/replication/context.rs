@@ -1,0 +1,146 @@
+//! What the partition tasks of one flow share: both clusters, the fetch and produce loops per
+//! broker, the memory budget and the offsets writer.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+
+use super::fetcher::Fetcher;
+use super::producer::Producer;
+use crate::cluster::{BrokerMetadata, Cluster, ClusterError, FetchOptions};
+use crate::offsets::OffsetsWriter;
+
+#[derive(Debug)]
+pub(crate) struct FlowContext {
+    pub(crate) name: String,
+    pub(crate) source: Arc<Cluster>,
+    pub(crate) target: Arc<Cluster>,
+    pub(crate) offsets: OffsetsWriter,
+    pub(crate) fetch_options: FetchOptions,
+    pub(crate) max_in_flight: usize,
+    pub(crate) produce_timeout: Duration,
+    pub(crate) max_uncompressed_batch_bytes: usize,
+    pub(crate) fail_on_gapped: bool,
+    pub(crate) drain_timeout: Duration,
+    pub(crate) budget: Arc<Semaphore>,
+    pub(crate) budget_bytes: usize,
+    pub(crate) shutdown: watch::Receiver<bool>,
+    fetchers: Mutex<HashMap<String, Fetcher>>,
+    producers: Mutex<HashMap<String, Producer>>,
+}
+
+/// Everything a [`FlowContext`] is built from.
+#[derive(Debug)]
+pub(crate) struct FlowParts {
+    pub(crate) name: String,
+    pub(crate) source: Arc<Cluster>,
+    pub(crate) target: Arc<Cluster>,
+    pub(crate) offsets: OffsetsWriter,
+    pub(crate) fetch_options: FetchOptions,
+    pub(crate) max_in_flight: usize,
+    pub(crate) fail_on_gapped: bool,
+    pub(crate) budget: Arc<Semaphore>,
+    pub(crate) budget_bytes: usize,
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+impl FlowContext {
+    pub(crate) fn new(p: FlowParts) -> Self {
+        let produce_timeout = p.target.config().request_timeout;
+        Self {
+            name: p.name,
+            source: p.source,
+            target: p.target,
+            offsets: p.offsets,
+            fetch_options: p.fetch_options,
+            max_in_flight: p.max_in_flight,
+            produce_timeout,
+            // A batch never exceeds the broker's message.max.bytes (1 MiB default, rarely
+            // above 100 MiB); a decompressed one larger than this is refused as a bomb.
+            max_uncompressed_batch_bytes: 256 * 1024 * 1024,
+            fail_on_gapped: p.fail_on_gapped,
+            drain_timeout: produce_timeout,
+            budget: p.budget,
+            budget_bytes: p.budget_bytes,
+            shutdown: p.shutdown,
+            fetchers: Mutex::new(HashMap::new()),
+            producers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Reserves room for `bytes` of batch data in flight (the whole process shares one
+    /// budget); waits while the budget is spent. A batch larger than the whole budget takes
+    /// all of it.
+    pub(crate) async fn reserve(&self, bytes: usize) -> OwnedSemaphorePermit {
+        let n = bytes.clamp(1, self.budget_bytes) as u32;
+        self.budget
+            .clone()
+            .acquire_many_owned(n)
+            .await
+            .expect("the budget semaphore is never closed")
+    }
+
+    async fn leader_addr(cluster: &Cluster, topic: &str, partition: i32) -> Result<String, ClusterError> {
+        let routed = cluster
+            .metadata()
+            .leader(topic, partition)
+            .map(BrokerMetadata::addr);
+        match routed {
+            Ok(addr) => Ok(addr),
+            Err(_) => {
+                let snapshot = cluster.refresh_topics(&[topic.to_owned()]).await?;
+                snapshot
+                    .leader(topic, partition)
+                    .map(BrokerMetadata::addr)
+                    .map_err(|source| ClusterError::Routing {
+                        cluster: cluster.name().to_owned(),
+                        source,
+                    })
+            }
+        }
+    }
+
+    /// The fetch loop of the source partition's leader.
+    pub(crate) async fn fetcher_for(&self, topic: &str, partition: i32) -> Result<Fetcher, ClusterError> {
+        let addr = Self::leader_addr(&self.source, topic, partition).await?;
+        let mut fetchers = self.fetchers.lock().unwrap_or_else(|p| p.into_inner());
+        let fetcher = fetchers
+            .entry(addr.clone())
+            .and_modify(|f| {
+                if f.is_closed() {
+                    *f = Fetcher::spawn(self.source.clone(), addr.clone(), self.fetch_options.clone());
+                }
+            })
+            .or_insert_with(|| Fetcher::spawn(self.source.clone(), addr.clone(), self.fetch_options.clone()));
+        Ok(fetcher.clone())
+    }
+
+    /// The produce loop of the target partition's leader.
+    pub(crate) async fn producer_for(&self, topic: &str, partition: i32) -> Result<Producer, ClusterError> {
+        let addr = Self::leader_addr(&self.target, topic, partition).await?;
+        let mut producers = self.producers.lock().unwrap_or_else(|p| p.into_inner());
+        let spawn = || {
+            Producer::spawn(
+                self.target.clone(),
+                addr.clone(),
+                self.max_in_flight,
+                self.produce_timeout,
+            )
+        };
+        let producer = producers
+            .entry(addr.clone())
+            .and_modify(|p| {
+                if p.is_closed() {
+                    *p = spawn();
+                }
+            })
+            .or_insert_with(spawn);
+        Ok(producer.clone())
+    }
+}

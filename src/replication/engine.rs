@@ -1,0 +1,187 @@
+//! The replication engine: connects the clusters, loads the offset store, and for every flow
+//! discovers topics, prepares the target and runs one task per source partition, until
+//! shutdown or a fatal error.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use super::ReplicationError;
+use super::context::{FlowContext, FlowParts};
+use super::partition::PartitionTask;
+use super::topics;
+use crate::cluster::{Cluster, FetchOptions, IsolationLevel};
+use crate::config::{Config, FlowConfig, GappedPolicy};
+use crate::error::Side;
+use crate::offsets::{FileStore, OffsetStore, OffsetsWriter, PartitionKey, PartitionState};
+
+/// Runs every flow of `config` until `shutdown` turns true (then drains and returns `Ok`) or
+/// a partition fails for good (then stops the rest and returns that error).
+pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<(), ReplicationError> {
+    let mut store = FileStore::open(&config.state_dir).map_err(|e| ReplicationError::Store(Box::new(e)))?;
+    let stored = store.load().map_err(|e| ReplicationError::Store(Box::new(e)))?;
+    let flush_interval = config
+        .flows
+        .iter()
+        .map(|f| f.offset_flush_interval)
+        .min()
+        .unwrap_or(Duration::from_secs(1));
+    let (offsets, writer_thread) = OffsetsWriter::spawn(Box::new(store), flush_interval);
+
+    let mut clusters: HashMap<String, Arc<Cluster>> = HashMap::new();
+    for flow in &config.flows {
+        for (alias, side) in [(&flow.source, Side::Source), (&flow.target, Side::Target)] {
+            if clusters.contains_key(alias) {
+                continue;
+            }
+            let c = &config.clusters[alias];
+            let cluster = Cluster::bootstrap(alias, &c.bootstrap_servers, c.client.clone())
+                .await
+                .map_err(|source| ReplicationError::Cluster { side, source })?;
+            let _ = clusters.insert(alias.to_string(), cluster);
+        }
+    }
+
+    // Internal stop signal: the caller's shutdown, or a fatal partition error.
+    let (stop_tx, stop) = watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
+    let budget = Arc::new(Semaphore::new(config.memory_budget_bytes.max(1)));
+    let mut tasks = JoinSet::new();
+    for flow in &config.flows {
+        let ctx = Arc::new(FlowContext::new(FlowParts {
+            name: flow.name(),
+            source: clusters[&flow.source].clone(),
+            target: clusters[&flow.target].clone(),
+            offsets: offsets.clone(),
+            fetch_options: FetchOptions {
+                max_wait: flow.fetch_max_wait,
+                min_bytes: 1,
+                max_bytes: flow.fetch_max_bytes,
+                partition_max_bytes: flow.fetch_partition_max_bytes,
+                isolation: IsolationLevel::ReadCommitted,
+            },
+            max_in_flight: flow.max_in_flight,
+            fail_on_gapped: flow.gapped_batches == GappedPolicy::Fail,
+            budget: budget.clone(),
+            budget_bytes: config.memory_budget_bytes.max(1),
+            shutdown: stop.clone(),
+        }));
+        let states: BTreeMap<PartitionKey, PartitionState> = stored
+            .iter()
+            .filter(|(k, _)| k.flow == ctx.name)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        drop(tasks.spawn(supervise(flow.clone(), ctx, states, stop_tx.clone())));
+    }
+
+    let mut failure = None;
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s), if failure.is_none() && !*stop.borrow() => {
+                tracing::info!("shutting down: draining in-flight batches");
+                let _ = stop_tx.send(true);
+            }
+            done = tasks.join_next() => match done {
+                None => break,
+                Some(Ok(Ok(()))) => {}
+                Some(Ok(Err(e))) => {
+                    tracing::error!(error = %e, "replication stopped");
+                    failure.get_or_insert(e);
+                    let _ = stop_tx.send(true);
+                }
+                Some(Err(join)) => {
+                    tracing::error!(error = %join, "a replication task panicked");
+                    let _ = stop_tx.send(true);
+                }
+            },
+        }
+    }
+    let flushed = offsets.flush().await;
+    drop(offsets);
+    let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
+    for cluster in clusters.values() {
+        cluster.close().await;
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => flushed.map_err(|e| ReplicationError::Store(Box::new(e))),
+    }
+}
+
+/// One flow: topic discovery every refresh interval, target preparation, and the partition
+/// tasks. Returns when the stop signal is set and every partition task has drained.
+async fn supervise(
+    flow: FlowConfig,
+    ctx: Arc<FlowContext>,
+    mut stored: BTreeMap<PartitionKey, PartitionState>,
+    stop_tx: Arc<watch::Sender<bool>>,
+) -> Result<(), ReplicationError> {
+    let mut stop = stop_tx.subscribe();
+    let mut running: HashSet<(String, i32)> = HashSet::new();
+    let mut partitions = JoinSet::new();
+    let mut result = Ok(());
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        match topics::plan(&flow, &ctx.source, &ctx.target).await {
+            Err(e) => tracing::warn!(flow = %ctx.name, error = %e, "topic discovery failed; retrying"),
+            Ok(plans) => {
+                for plan in plans {
+                    let target_partitions = match topics::ensure_target(
+                        &flow,
+                        &ctx.source,
+                        &ctx.target,
+                        &plan,
+                    )
+                    .await
+                    {
+                        Ok(n) => n,
+                        Err(e) => {
+                            tracing::warn!(flow = %ctx.name, topic = %plan.source_topic, error = %e, "cannot prepare the target topic; retrying");
+                            continue;
+                        }
+                    };
+                    for p in 0..plan.partitions.min(target_partitions) {
+                        if !running.insert((plan.source_topic.clone(), p)) {
+                            continue;
+                        }
+                        let key = PartitionKey {
+                            flow: ctx.name.clone(),
+                            topic: plan.source_topic.clone(),
+                            partition: p,
+                        };
+                        let task = PartitionTask::new(ctx.clone(), &plan.source_topic, &plan.target_topic, p);
+                        tracing::debug!(flow = %ctx.name, topic = %plan.source_topic, partition = p, "replicating");
+                        drop(partitions.spawn(task.run(stored.remove(&key), stop.clone())));
+                    }
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(flow.refresh_topics_interval) => {}
+            _ = stop.wait_for(|s| *s) => break,
+            Some(done) = partitions.join_next(), if !partitions.is_empty() => {
+                if let Ok(Err(e)) = done {
+                    result = Err(e);
+                    // Stop every flow: a partition that cannot go on is an operator's call.
+                    let _ = stop_tx.send(true);
+                    break;
+                }
+            }
+        }
+    }
+    // Drain: every partition task finishes its in-flight batches (the stop signal is set by
+    // the engine when this flow fails, too).
+    while let Some(done) = partitions.join_next().await {
+        if let Ok(Err(e)) = done
+            && result.is_ok()
+        {
+            result = Err(e);
+        }
+    }
+    result
+}

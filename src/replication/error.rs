@@ -1,0 +1,50 @@
+use thiserror::Error;
+
+use crate::cluster::ClusterError;
+use crate::error::Side;
+use crate::offsets::OffsetsError;
+use crate::protocol::batch::BatchError;
+use crate::protocol::renumber::RenumberError;
+
+/// Why replication of a flow or partition stopped. Each variant names the partition (flow,
+/// source and target topic-partition) or the side, and the offset where there is one.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ReplicationError {
+    #[error("{side} cluster: {source}")]
+    Cluster {
+        side: Side,
+        #[source]
+        source: ClusterError,
+    },
+    #[error("{partition}: batch at source offset {offset}: {source}")]
+    Batch {
+        partition: String,
+        offset: i64,
+        #[source]
+        source: BatchError,
+    },
+    #[error("{partition}: cannot rewrite the records of the batch at source offset {offset}: {source}")]
+    Renumber {
+        partition: String,
+        offset: i64,
+        #[source]
+        source: RenumberError,
+    },
+    #[error(
+        "{partition}: the batch at source offset {offset} has offset gaps (a compacted topic) and gapped_batches = fail"
+    )]
+    GappedBatch { partition: String, offset: i64 },
+    #[error(
+        "{partition}: source offset {offset} is no longer on the source (deleted by retention, or the topic was recreated); the records up to there were never replicated and kmirror will not skip them silently"
+    )]
+    SourceDataLost { partition: String, offset: i64 },
+    #[error("{partition}: {source}")]
+    Offsets {
+        partition: String,
+        #[source]
+        source: Box<OffsetsError>,
+    },
+    #[error("offset store: {0}")]
+    Store(#[source] Box<OffsetsError>),
+}

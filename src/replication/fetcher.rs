@@ -1,0 +1,193 @@
+//! One fetch loop per source broker. Partition tasks ask for "topic-partition from offset";
+//! the loop gathers every ask that is waiting into one multi-partition Fetch request
+//! (read_committed), sends it to the broker and hands each partition its slice of the
+//! response. The records stay slices of the response frame: nothing is copied or decoded.
+//!
+//! One request is in flight per broker; asks that arrive meanwhile ride on the next one. A
+//! fetch returns as soon as any partition has data (min_bytes 1), so a busy partition is never
+//! held back by idle ones for longer than one round trip.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::{FetchRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::cluster::partition::{ResponseIssue, process_fetch_partition};
+use crate::cluster::{Cluster, ClusterError, FetchOptions, FetchedPartition};
+
+type Reply = oneshot::Sender<Result<FetchedPartition, ClusterError>>;
+
+#[derive(Debug)]
+struct Ask {
+    topic: Arc<str>,
+    partition: i32,
+    offset: i64,
+    reply: Reply,
+}
+
+/// A handle to the fetch loop of one source broker.
+#[derive(Debug, Clone)]
+pub(crate) struct Fetcher {
+    tx: mpsc::Sender<Ask>,
+}
+
+impl Fetcher {
+    pub(crate) fn spawn(cluster: Arc<Cluster>, addr: String, options: FetchOptions) -> Self {
+        let (tx, rx) = mpsc::channel(1024);
+        drop(tokio::spawn(run(cluster, addr, options, rx)));
+        Self { tx }
+    }
+
+    /// Whether the loop is still running (it ends when every handle is dropped).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    pub(crate) async fn fetch(
+        &self,
+        cluster: &Cluster,
+        topic: &Arc<str>,
+        partition: i32,
+        offset: i64,
+    ) -> Result<FetchedPartition, ClusterError> {
+        let (reply, rx) = oneshot::channel();
+        let ask = Ask {
+            topic: topic.clone(),
+            partition,
+            offset,
+            reply,
+        };
+        let gone = || ClusterError::Connection {
+            cluster: cluster.name().to_owned(),
+            source: crate::net::ConnectionError::Closed {
+                addr: "(fetch loop stopped)".to_owned(),
+            },
+        };
+        self.tx.send(ask).await.map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+}
+
+fn build_request(asks: &[Ask], options: &FetchOptions) -> FetchRequest {
+    let mut topics: Vec<FetchTopic> = Vec::new();
+    for ask in asks {
+        let partition = FetchPartition::default()
+            .with_partition(ask.partition)
+            .with_fetch_offset(ask.offset)
+            .with_partition_max_bytes(options.partition_max_bytes);
+        match topics.iter_mut().find(|t| t.topic.0.as_str() == &*ask.topic) {
+            Some(t) => t.partitions.push(partition),
+            None => topics.push(
+                FetchTopic::default()
+                    .with_topic(TopicName(StrBytes::from_string(ask.topic.to_string())))
+                    .with_partitions(vec![partition]),
+            ),
+        }
+    }
+    FetchRequest::default()
+        .with_max_wait_ms(options.max_wait.as_millis().min(i32::MAX as u128) as i32)
+        .with_min_bytes(options.min_bytes)
+        .with_max_bytes(options.max_bytes)
+        .with_isolation_level(options.isolation as i8)
+        .with_topics(topics)
+}
+
+async fn run(cluster: Arc<Cluster>, addr: String, options: FetchOptions, mut rx: mpsc::Receiver<Ask>) {
+    while let Some(first) = rx.recv().await {
+        let mut asks = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            asks.push(more);
+        }
+        // A partition appears once per request; a second ask for it waits for the next round.
+        let mut seen = HashMap::new();
+        let mut later = Vec::new();
+        let mut now = Vec::with_capacity(asks.len());
+        for ask in asks {
+            if seen.insert((ask.topic.clone(), ask.partition), ()).is_some() {
+                later.push(ask);
+            } else {
+                now.push(ask);
+            }
+        }
+        serve(&cluster, &addr, &options, now).await;
+        if !later.is_empty() {
+            serve(&cluster, &addr, &options, later).await;
+        }
+    }
+}
+
+async fn serve(cluster: &Cluster, addr: &str, options: &FetchOptions, asks: Vec<Ask>) {
+    let request = build_request(&asks, options);
+    let response = match cluster.connection(addr).await {
+        Ok(conn) => conn
+            .request(&request)
+            .await
+            .map_err(|source| ClusterError::Connection {
+                cluster: cluster.name().to_owned(),
+                source,
+            }),
+        Err(e) => Err(e),
+    };
+    let mut response = match response {
+        Ok(r) if r.error_code != 0 => {
+            let error = crate::protocol::errors::ErrorCode(r.error_code);
+            for ask in asks {
+                let e = partition_error(cluster, &ask, error, None);
+                let _ = ask.reply.send(Err(e));
+            }
+            return;
+        }
+        Ok(r) => r,
+        Err(e) => {
+            for ask in asks {
+                let _ = ask.reply.send(Err(e.clone()));
+            }
+            return;
+        }
+    };
+    let mut by_partition = HashMap::new();
+    for topic in std::mem::take(&mut response.responses) {
+        let name: Arc<str> = Arc::from(topic.topic.0.as_str());
+        for p in topic.partitions {
+            let _ = by_partition.insert((name.clone(), p.partition_index), p);
+        }
+    }
+    for ask in asks {
+        let result = match by_partition.remove(&(ask.topic.clone(), ask.partition)) {
+            None => Err(ClusterError::MissingPartition {
+                cluster: cluster.name().to_owned(),
+                broker: addr.to_owned(),
+                api: "Fetch",
+                topic: ask.topic.to_string(),
+                partition: ask.partition,
+            }),
+            Some(data) => process_fetch_partition(data).map_err(|issue| match issue {
+                ResponseIssue::Error { code, message } => partition_error(cluster, &ask, code, message),
+                ResponseIssue::Missing => {
+                    partition_error(cluster, &ask, crate::protocol::errors::ErrorCode(-1), None)
+                }
+            }),
+        };
+        let _ = ask.reply.send(result);
+    }
+}
+
+fn partition_error(
+    cluster: &Cluster,
+    ask: &Ask,
+    error: crate::protocol::errors::ErrorCode,
+    message: Option<String>,
+) -> ClusterError {
+    ClusterError::Partition {
+        cluster: cluster.name().to_owned(),
+        api: "Fetch",
+        topic: ask.topic.to_string(),
+        partition: ask.partition,
+        offset: Some(ask.offset),
+        error,
+        message,
+    }
+}

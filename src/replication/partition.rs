@@ -1,0 +1,565 @@
+//! The task that replicates one source partition to its target partition.
+//!
+//! ```text
+//!  fetch (source broker's Fetcher) ─► classify ─► renumber / trim if needed ─► rewrite
+//!        ─► produce (target broker's Producer), up to 5 in flight ─► acks in order ─► offsets
+//! ```
+//!
+//! Offsets move only after the ack and strictly in source order: a skipped batch (marker,
+//! aborted, empty) is logged only when every batch before it was acknowledged.
+//!
+//! Every produce failure, whatever its kind, is recovered the same way: wait for the batches
+//! in flight, then start a new session from the acknowledged frontier with a new producer id,
+//! reading the target's end offset and skipping on replay the records that reached the
+//! target without being acknowledged (`offsets::reconcile`). A lost connection, a leader
+//! change, a target broker restart that forgot producer state and a kmirror crash all end in
+//! the same exact state, without relying on broker-side deduplication.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{OwnedSemaphorePermit, oneshot, watch};
+
+use super::classify::{AbortedFilter, Action, classify};
+use super::context::FlowContext;
+use super::error::ReplicationError;
+use super::producer::AckResult;
+use crate::cluster::{Backoff, ClusterError, OffsetSpec};
+use crate::error::Side;
+use crate::metrics;
+use crate::offsets::{Entry, PartitionKey, PartitionState, ReplaySkip, reconcile};
+use crate::protocol::batch::{BatchIter, RecordBatch};
+use crate::protocol::errors::{self, ErrorCode};
+use crate::protocol::records::decode_records_bounded;
+use crate::protocol::renumber::{self, RenumberError};
+use crate::protocol::rewrite::{ProducerIdentity, RewriteOptions, RewrittenBatch, rewrite};
+use crate::protocol::trim;
+
+/// Kafka brokers remember the last five batches per producer and partition; more in flight
+/// would defeat their ordering checks.
+const MAX_IN_FLIGHT_PER_PARTITION: usize = 5;
+
+/// The acknowledged frontier: what the offset store knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Frontier {
+    resume_offset: i64,
+    target_next: i64,
+}
+
+struct Sent {
+    source_base: i64,
+    source_next: i64,
+    record_count: i32,
+    ack: oneshot::Receiver<AckResult>,
+    _budget: OwnedSemaphorePermit,
+}
+
+enum Item {
+    Sent(Sent),
+    Done(Entry),
+}
+
+/// Why a session ended.
+enum End {
+    Shutdown,
+    /// Start a new session from the acknowledged frontier.
+    Recover(ClusterError),
+}
+
+#[derive(Debug)]
+pub(crate) struct PartitionTask {
+    ctx: Arc<FlowContext>,
+    source_topic: Arc<str>,
+    target_topic: Arc<str>,
+    partition: i32,
+    key: PartitionKey,
+}
+
+impl PartitionTask {
+    pub(crate) fn new(ctx: Arc<FlowContext>, source_topic: &str, target_topic: &str, partition: i32) -> Self {
+        let key = PartitionKey {
+            flow: ctx.name.clone(),
+            topic: source_topic.to_owned(),
+            partition,
+        };
+        Self {
+            ctx,
+            source_topic: source_topic.into(),
+            target_topic: target_topic.into(),
+            partition,
+            key,
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} {}-{} -> {}-{}",
+            self.ctx.name, self.source_topic, self.partition, self.target_topic, self.partition
+        )
+    }
+
+    /// Runs until shutdown or a fatal error.
+    pub(crate) async fn run(
+        self,
+        stored: Option<PartitionState>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), ReplicationError> {
+        let mut frontier = match stored {
+            Some(s) => Frontier {
+                resume_offset: s.resume_offset,
+                target_next: s.target_next,
+            },
+            None => self.baseline().await?,
+        };
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
+        loop {
+            match self.session(&mut frontier, &mut shutdown).await? {
+                End::Shutdown => return Ok(()),
+                End::Recover(cause) => {
+                    tracing::warn!(partition = %self.describe(), error = %cause, "produce failed; resuming from the acknowledged position");
+                    metrics::partition_recovered(&self.ctx.name, &self.source_topic);
+                    let delay = backoff.next_delay(&mut rand::rng());
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = shutdown.wait_for(|s| *s) => return Ok(()),
+                    }
+                }
+            }
+        }
+    }
+
+    /// First start of a partition: fetch from the earliest source offset; note the target's
+    /// end offset, which may already hold data that is not ours.
+    async fn baseline(&self) -> Result<Frontier, ReplicationError> {
+        let source_offset = self
+            .retry(Side::Source, || {
+                self.ctx
+                    .source
+                    .list_offset(&self.source_topic, self.partition, OffsetSpec::Earliest)
+            })
+            .await?;
+        let target_end = self.target_end().await?;
+        self.ctx
+            .offsets
+            .log(
+                &self.key,
+                Entry::Baseline {
+                    source_offset,
+                    target_end,
+                },
+            )
+            .map_err(|source| self.offsets_error(source))?;
+        Ok(Frontier {
+            resume_offset: source_offset,
+            target_next: target_end,
+        })
+    }
+
+    async fn target_end(&self) -> Result<i64, ReplicationError> {
+        self.retry(Side::Target, || {
+            self.ctx
+                .target
+                .list_offset(&self.target_topic, self.partition, OffsetSpec::Latest)
+        })
+        .await
+    }
+
+    /// Retries a cluster call while its error is retriable.
+    async fn retry<T, F, Fut>(&self, side: Side, mut f: F) -> Result<T, ReplicationError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ClusterError>>,
+    {
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
+        loop {
+            match f().await {
+                Ok(v) => return Ok(v),
+                Err(e) if e.is_retriable() && !self.ctx.is_shutting_down() => {
+                    tracing::debug!(partition = %self.describe(), error = %e, "retrying");
+                    let delay = backoff.next_delay(&mut rand::rng());
+                    tokio::time::sleep(delay).await;
+                }
+                Err(source) => return Err(ReplicationError::Cluster { side, source }),
+            }
+        }
+    }
+
+    async fn session(
+        &self,
+        frontier: &mut Frontier,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<End, ReplicationError> {
+        let target_end = self.target_end().await?;
+        let state = PartitionState {
+            resume_offset: frontier.resume_offset,
+            target_next: frontier.target_next,
+            ..PartitionState::default()
+        };
+        let mut replay = reconcile(&state, target_end).map_err(|source| self.offsets_error(source))?;
+        if replay.remaining() > 0 {
+            tracing::info!(partition = %self.describe(), records = replay.remaining(),
+                "records on the target beyond the logged position will be skipped, not written again");
+        }
+        let (producer_id, producer_epoch) = self
+            .retry(Side::Target, || self.ctx.target.init_producer_id())
+            .await?;
+        let mut session = Session {
+            task: self,
+            identity: ProducerIdentity {
+                producer_id,
+                producer_epoch,
+                base_sequence: 0,
+            },
+            queue: VecDeque::new(),
+            fetch_offset: frontier.resume_offset,
+            replay_target: target_end - replay.remaining(),
+        };
+        let end = session.pump(frontier, &mut replay, shutdown).await;
+        // Settle what is in flight before the next session reads the target's end offset:
+        // after a clean stop every ack is logged; after a failure nothing behind it may be
+        // logged (order), so the rest is only waited for.
+        let failed = !matches!(end, Ok(End::Shutdown));
+        session.drain(frontier, failed).await?;
+        end
+    }
+
+    fn offsets_error(&self, source: crate::offsets::OffsetsError) -> ReplicationError {
+        ReplicationError::Offsets {
+            partition: self.describe(),
+            source: Box::new(source.with_key(&self.key)),
+        }
+    }
+}
+
+struct Session<'a> {
+    task: &'a PartitionTask,
+    identity: ProducerIdentity,
+    queue: VecDeque<Item>,
+    fetch_offset: i64,
+    /// Target offset of the next record a replayed (already written) batch starts at.
+    replay_target: i64,
+}
+
+impl Session<'_> {
+    fn in_flight(&self) -> usize {
+        self.queue.iter().filter(|i| matches!(i, Item::Sent(_))).count()
+    }
+
+    async fn pump(
+        &mut self,
+        frontier: &mut Frontier,
+        replay: &mut ReplaySkip,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<End, ReplicationError> {
+        let t = self.task;
+        let ctx = &t.ctx;
+        loop {
+            if *shutdown.borrow() {
+                return Ok(End::Shutdown);
+            }
+            if let Some(cause) = self.settle(frontier, false).await? {
+                return Ok(End::Recover(cause));
+            }
+            while self.in_flight() >= MAX_IN_FLIGHT_PER_PARTITION {
+                if let Some(cause) = self.settle(frontier, true).await? {
+                    return Ok(End::Recover(cause));
+                }
+            }
+            let fetcher = ctx.fetcher_for(&t.source_topic, t.partition).await;
+            let fetched = tokio::select! {
+                r = async {
+                    match fetcher {
+                        Ok(f) => f.fetch(&ctx.source, &t.source_topic, t.partition, self.fetch_offset).await,
+                        Err(e) => Err(e),
+                    }
+                } => r,
+                _ = shutdown.wait_for(|s| *s) => return Ok(End::Shutdown),
+            };
+            let fetched = match fetched {
+                Ok(f) => f,
+                Err(e) if e.error_code() == Some(ErrorCode(errors::OFFSET_OUT_OF_RANGE)) => {
+                    return Err(ReplicationError::SourceDataLost {
+                        partition: t.describe(),
+                        offset: self.fetch_offset,
+                    });
+                }
+                Err(e) if e.is_retriable() => {
+                    tracing::debug!(partition = %t.describe(), error = %e, "fetch failed, retrying");
+                    if e.needs_metadata_refresh() {
+                        let _ = ctx.source.refresh_topics(&[t.source_topic.to_string()]).await;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+                Err(source) => {
+                    return Err(ReplicationError::Cluster {
+                        side: Side::Source,
+                        source,
+                    });
+                }
+            };
+            let mut aborted = AbortedFilter::new(&fetched.aborted_transactions);
+            for item in BatchIter::new(fetched.records) {
+                let batch = item.map_err(|source| ReplicationError::Batch {
+                    partition: t.describe(),
+                    offset: self.fetch_offset,
+                    source,
+                })?;
+                let action = classify(&batch, self.fetch_offset, &mut aborted);
+                metrics::batch_seen(&ctx.name, &t.source_topic, action_label(action));
+                match action {
+                    Action::Skip(super::classify::SkipReason::BeforeFetchOffset) => continue,
+                    Action::Skip(_) => self.queue.push_back(Item::Done(Entry::Skipped {
+                        source_next: batch.next_offset(),
+                    })),
+                    Action::Forward | Action::Renumber => self.forward(&batch, action, replay).await?,
+                }
+                self.fetch_offset = self.fetch_offset.max(batch.next_offset());
+            }
+        }
+    }
+
+    /// Sends (or, on replay, accounts for) one batch.
+    async fn forward(
+        &mut self,
+        batch: &RecordBatch,
+        action: Action,
+        replay: &mut ReplaySkip,
+    ) -> Result<(), ReplicationError> {
+        let t = self.task;
+        let ctx = &t.ctx;
+        let limit = ctx.max_uncompressed_batch_bytes;
+        let decode_err = |source| ReplicationError::Renumber {
+            partition: t.describe(),
+            offset: batch.base_offset(),
+            source,
+        };
+        let source_next = batch.next_offset();
+        // Records before the fetch offset were handled already (a batch can start before it).
+        let mut start = self.fetch_offset.max(batch.base_offset());
+
+        // Replay after a restart: the first records from here may be on the target already.
+        if replay.remaining() > 0 {
+            let offsets: Vec<i64> = if start == batch.base_offset() && action == Action::Forward {
+                (0..i64::from(batch.record_count())).map(|d| start + d).collect()
+            } else {
+                decode_records_bounded(batch, limit)
+                    .map_err(|source| {
+                        decode_err(RenumberError::Undecodable {
+                            base_offset: batch.base_offset(),
+                            source,
+                        })
+                    })?
+                    .iter()
+                    .map(|r| batch.base_offset() + i64::from(r.offset_delta))
+                    .filter(|o| *o >= start)
+                    .collect()
+            };
+            let written = replay.remaining().min(offsets.len() as i64) as usize;
+            if written > 0 {
+                let target_base = replay
+                    .already_written(written as i32)
+                    .map_err(|source| t.offsets_error(source))?
+                    .unwrap_or(self.replay_target);
+                self.replay_target = target_base + written as i64;
+                // A source broker may group records into other batches than before the
+                // restart; then only the first part of this one is on the target.
+                let end = offsets.get(written).copied().unwrap_or(source_next);
+                self.queue.push_back(Item::Done(Entry::Forwarded {
+                    source_base: start,
+                    source_next: end,
+                    target_base,
+                    record_count: written as i32,
+                }));
+                if written == offsets.len() {
+                    return Ok(());
+                }
+                start = end;
+            }
+        }
+
+        // Cut what is before `start`, or give a gapped batch consecutive offsets; both decode.
+        let reshaped: Option<Bytes> = if start > batch.base_offset() {
+            metrics::batch_reshaped(&ctx.name, &t.source_topic, "trimmed");
+            trim::drop_records_before(batch, start, limit).map_err(decode_err)?
+        } else if action == Action::Renumber {
+            if ctx.fail_on_gapped {
+                return Err(ReplicationError::GappedBatch {
+                    partition: t.describe(),
+                    offset: batch.base_offset(),
+                });
+            }
+            metrics::batch_reshaped(&ctx.name, &t.source_topic, "renumbered");
+            Some(renumber::renumber(batch, limit).map_err(decode_err)?)
+        } else {
+            None
+        };
+        let reshaped = match reshaped {
+            Some(bytes) => {
+                Some(
+                    RecordBatch::try_from_bytes(bytes).map_err(|source| ReplicationError::Batch {
+                        partition: t.describe(),
+                        offset: batch.base_offset(),
+                        source,
+                    })?,
+                )
+            }
+            None if start > batch.base_offset() => {
+                // Nothing at or after the fetch offset: only the position moves.
+                self.queue.push_back(Item::Done(Entry::Skipped { source_next }));
+                return Ok(());
+            }
+            None => None,
+        };
+        let out = reshaped.as_ref().unwrap_or(batch);
+        let record_count = out.record_count();
+        let rewritten: RewrittenBatch =
+            rewrite(out, self.identity, RewriteOptions::default()).map_err(|source| {
+                ReplicationError::Batch {
+                    partition: t.describe(),
+                    offset: batch.base_offset(),
+                    source,
+                }
+            })?;
+        // Kafka sequences wrap to 0 after i32::MAX (`DefaultRecordBatch.incrementSequence`).
+        self.identity.base_sequence = match self.identity.base_sequence.checked_add(record_count) {
+            Some(s) => s,
+            None => record_count - (i32::MAX - self.identity.base_sequence) - 1,
+        };
+        let budget = ctx.reserve(rewritten.len()).await;
+        let ack = match ctx.producer_for(&t.target_topic, t.partition).await {
+            Ok(p) => p.produce(&t.target_topic, t.partition, rewritten).await,
+            Err(e) => {
+                let (tx, rx) = oneshot::channel();
+                let _ = tx.send(Err(e));
+                rx
+            }
+        };
+        metrics::batch_sent(&ctx.name, &t.source_topic, out.len(), record_count);
+        self.queue.push_back(Item::Sent(Sent {
+            source_base: start,
+            source_next,
+            record_count,
+            ack,
+            _budget: budget,
+        }));
+        Ok(())
+    }
+
+    /// Logs every settled item at the front of the queue, in order. With `block`, waits for
+    /// the first unsettled one. Returns the failure that ends the session, if any.
+    async fn settle(
+        &mut self,
+        frontier: &mut Frontier,
+        block: bool,
+    ) -> Result<Option<ClusterError>, ReplicationError> {
+        let t = self.task;
+        loop {
+            let entry = match self.queue.front_mut() {
+                None => return Ok(None),
+                Some(Item::Done(entry)) => *entry,
+                Some(Item::Sent(sent)) => {
+                    let stopped = || ClusterError::Request {
+                        cluster: t.ctx.target.name().to_owned(),
+                        what: "producing".to_owned(),
+                        error: ErrorCode(errors::REQUEST_TIMED_OUT),
+                        message: Some("the produce loop stopped before answering".to_owned()),
+                    };
+                    let result = if block {
+                        (&mut sent.ack).await.unwrap_or_else(|_| Err(stopped()))
+                    } else {
+                        match sent.ack.try_recv() {
+                            Ok(r) => r,
+                            Err(oneshot::error::TryRecvError::Empty) => return Ok(None),
+                            Err(oneshot::error::TryRecvError::Closed) => Err(stopped()),
+                        }
+                    };
+                    match result {
+                        Ok(ack) => Entry::Forwarded {
+                            source_base: sent.source_base,
+                            source_next: sent.source_next,
+                            target_base: ack.base_offset,
+                            record_count: sent.record_count,
+                        },
+                        Err(e) => {
+                            // Its outcome is consumed; whether it reached the target is
+                            // settled by reconciliation in the next session.
+                            let _ = self.queue.pop_front();
+                            return self.failed(e);
+                        }
+                    }
+                }
+            };
+            let _ = self.queue.pop_front();
+            t.ctx
+                .offsets
+                .log(&t.key, entry)
+                .map_err(|source| t.offsets_error(source))?;
+            match entry {
+                Entry::Forwarded {
+                    source_next,
+                    target_base,
+                    record_count,
+                    ..
+                } => {
+                    *frontier = Frontier {
+                        resume_offset: source_next,
+                        target_next: target_base + i64::from(record_count),
+                    };
+                }
+                Entry::Skipped { source_next } => frontier.resume_offset = source_next,
+                Entry::Baseline { .. } => {}
+            }
+        }
+    }
+
+    fn failed(&self, e: ClusterError) -> Result<Option<ClusterError>, ReplicationError> {
+        let recoverable = e.is_retriable()
+            || matches!(
+                e.error_code(),
+                Some(ErrorCode(
+                    errors::OUT_OF_ORDER_SEQUENCE_NUMBER
+                        | errors::UNKNOWN_PRODUCER_ID
+                        | errors::INVALID_PRODUCER_EPOCH
+                ))
+            );
+        if recoverable && !self.task.ctx.is_shutting_down() {
+            Ok(Some(e))
+        } else {
+            Err(ReplicationError::Cluster {
+                side: Side::Target,
+                source: e,
+            })
+        }
+    }
+
+    /// Waits for every batch in flight. Unless a failure already ended the session, the
+    /// acknowledged prefix is logged; from the first failure on, acks are only waited for (the
+    /// next session reconciles them from the target's end offset).
+    async fn drain(&mut self, frontier: &mut Frontier, mut failed: bool) -> Result<(), ReplicationError> {
+        let deadline = tokio::time::Instant::now() + self.task.ctx.drain_timeout;
+        while !failed && !self.queue.is_empty() {
+            match tokio::time::timeout_at(deadline, self.settle(frontier, true)).await {
+                Ok(Ok(None)) => {}
+                Ok(Ok(Some(_))) | Err(_) => failed = true,
+                Ok(Err(e)) => return Err(e),
+            }
+        }
+        for item in self.queue.drain(..) {
+            if let Item::Sent(sent) = item {
+                let _ = tokio::time::timeout_at(deadline, sent.ack).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn action_label(action: Action) -> &'static str {
+    match action {
+        Action::Forward => "forwarded",
+        Action::Renumber => "renumbered",
+        Action::Skip(reason) => reason.label(),
+    }
+}

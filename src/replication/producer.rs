@@ -1,0 +1,216 @@
+//! One produce loop per target broker. Partition tasks hand it batches (already carrying
+//! kmirror's producer id, epoch and sequence); it packs at most one batch per partition into
+//! each Produce request (a broker rule from v3 on), keeps up to `max_in_flight` requests on
+//! the wire, and answers each batch with its acknowledgement or error.
+//!
+//! Requests are written in the order they are built and a broker handles one connection's
+//! requests in order, so batches of one partition are appended in the order they were handed
+//! in. The record bytes go into the request as slices of the fetch response (see
+//! `protocol::produce`): nothing is copied.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafka_protocol::messages::{ApiKey, ProduceRequest};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+
+use crate::cluster::partition::{ResponseIssue, process_produce_response};
+use crate::cluster::{Cluster, ClusterError, ProduceAck};
+use crate::net::PendingResponse;
+use crate::protocol::codec;
+use crate::protocol::errors::ErrorCode;
+use crate::protocol::produce::{ProducePartition, ProduceTopic, encode_produce_request};
+use crate::protocol::rewrite::RewrittenBatch;
+
+pub(crate) type AckResult = Result<ProduceAck, ClusterError>;
+
+#[derive(Debug)]
+struct Ask {
+    topic: Arc<str>,
+    partition: i32,
+    batch: RewrittenBatch,
+    reply: oneshot::Sender<AckResult>,
+}
+
+/// A handle to the produce loop of one target broker.
+#[derive(Debug, Clone)]
+pub(crate) struct Producer {
+    tx: mpsc::Sender<Ask>,
+}
+
+impl Producer {
+    pub(crate) fn spawn(
+        cluster: Arc<Cluster>,
+        addr: String,
+        max_in_flight: usize,
+        timeout: Duration,
+    ) -> Self {
+        let (tx, rx) = mpsc::channel(4096);
+        drop(tokio::spawn(run(
+            cluster,
+            addr,
+            max_in_flight.max(1),
+            timeout,
+            rx,
+        )));
+        Self { tx }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Queues a batch; the receiver yields its acknowledgement.
+    pub(crate) async fn produce(
+        &self,
+        topic: &Arc<str>,
+        partition: i32,
+        batch: RewrittenBatch,
+    ) -> oneshot::Receiver<AckResult> {
+        let (reply, rx) = oneshot::channel();
+        let ask = Ask {
+            topic: topic.clone(),
+            partition,
+            batch,
+            reply,
+        };
+        // If the loop is gone the reply sender is dropped with the ask and the caller sees
+        // a closed receiver, which it treats as a retriable failure.
+        let _ = self.tx.send(ask).await;
+        rx
+    }
+}
+
+/// Takes the first waiting batch of every partition, in arrival order.
+fn next_request(pending: &mut VecDeque<Ask>) -> Vec<Ask> {
+    let mut taken = Vec::new();
+    let mut seen = HashSet::new();
+    let mut rest = VecDeque::with_capacity(pending.len());
+    while let Some(ask) = pending.pop_front() {
+        if seen.insert((ask.topic.clone(), ask.partition)) {
+            taken.push(ask);
+        } else {
+            rest.push_back(ask);
+        }
+    }
+    *pending = rest;
+    taken
+}
+
+async fn run(
+    cluster: Arc<Cluster>,
+    addr: String,
+    max_in_flight: usize,
+    timeout: Duration,
+    mut rx: mpsc::Receiver<Ask>,
+) {
+    let mut pending: VecDeque<Ask> = VecDeque::new();
+    let mut in_flight = JoinSet::new();
+    let mut open = true;
+    loop {
+        if !open && pending.is_empty() && in_flight.is_empty() {
+            return;
+        }
+        tokio::select! {
+            ask = rx.recv(), if open => match ask {
+                Some(ask) => pending.push_back(ask),
+                None => open = false,
+            },
+            _ = in_flight.join_next(), if !in_flight.is_empty() => {}
+        }
+        while let Ok(ask) = rx.try_recv() {
+            pending.push_back(ask);
+        }
+        while in_flight.len() < max_in_flight && !pending.is_empty() {
+            let asks = next_request(&mut pending);
+            // Sending happens here, in order; only the wait for the response is spawned.
+            match send(&cluster, &addr, timeout, &asks).await {
+                Ok((version, sent)) => drop(in_flight.spawn(complete(cluster.clone(), version, sent, asks))),
+                Err(e) => {
+                    for ask in asks {
+                        let _ = ask.reply.send(Err(e.clone()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn send(
+    cluster: &Cluster,
+    addr: &str,
+    timeout: Duration,
+    asks: &[Ask],
+) -> Result<(i16, PendingResponse), ClusterError> {
+    let wrap = |source| ClusterError::Connection {
+        cluster: cluster.name().to_owned(),
+        source,
+    };
+    let conn = cluster.connection(addr).await?;
+    let version = conn.version(ApiKey::Produce).map_err(wrap)?;
+    let mut topics: Vec<ProduceTopic> = Vec::new();
+    for ask in asks {
+        let partition = ProducePartition {
+            partition: ask.partition,
+            batch: ask.batch.clone(),
+        };
+        match topics.iter_mut().find(|t| t.name == *ask.topic) {
+            Some(t) => t.partitions.push(partition),
+            None => topics.push(ProduceTopic {
+                name: ask.topic.to_string(),
+                partitions: vec![partition],
+            }),
+        }
+    }
+    let timeout_ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    let client_id = conn.client_id().to_owned();
+    let pending = conn
+        .send_raw(ApiKey::Produce, |id| {
+            encode_produce_request(version, id, &client_id, -1, timeout_ms, &topics)
+        })
+        .await
+        .map_err(wrap)?;
+    Ok((version, pending))
+}
+
+async fn complete(cluster: Arc<Cluster>, version: i16, sent: PendingResponse, asks: Vec<Ask>) {
+    let wrap = |source| ClusterError::Connection {
+        cluster: cluster.name().to_owned(),
+        source,
+    };
+    let response = match sent.response().await {
+        Ok((id, frame)) => codec::decode_response::<ProduceRequest>(frame, version, id).map_err(|source| {
+            wrap(crate::net::ConnectionError::Codec {
+                addr: "(produce response)".to_owned(),
+                source,
+            })
+        }),
+        Err(e) => Err(wrap(e)),
+    };
+    for ask in asks {
+        let result = match &response {
+            Err(e) => Err(e.clone()),
+            Ok(r) => process_produce_response(r, &ask.topic, ask.partition).map_err(|issue| {
+                let (error, message) = match issue {
+                    ResponseIssue::Error { code, message } => (code, message),
+                    ResponseIssue::Missing => (
+                        ErrorCode(-1),
+                        Some("partition missing from the response".to_owned()),
+                    ),
+                };
+                ClusterError::Partition {
+                    cluster: cluster.name().to_owned(),
+                    api: "Produce",
+                    topic: ask.topic.to_string(),
+                    partition: ask.partition,
+                    offset: None,
+                    error,
+                    message,
+                }
+            }),
+        };
+        let _ = ask.reply.send(result);
+    }
+}

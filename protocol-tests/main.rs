@@ -12,6 +12,8 @@
 mod codecs;
 mod fake_broker;
 mod fuzz_corpus;
+mod replication;
+mod replication_faults;
 mod rewrite;
 mod support;
 mod tansu_client;

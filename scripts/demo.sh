@@ -1,11 +1,8 @@
 #!/usr/bin/env bash
-# The demo: starts a local Kafka-compatible broker (tansu, sqlite storage, 127.0.0.1 only),
-# writes records with librdkafka in every codec tansu can serve, then shows what kmirror sees:
-# the cluster's metadata and the raw record batches of each partition, read from their
-# 61-byte headers without decompressing anything.
-#
-# Replication between two brokers arrives with the replication engine; until then this is
-# kmirror's main job: speaking the protocol and framing batches.
+# The demo: two local Kafka-compatible brokers (tansu, sqlite storage, 127.0.0.1 only), a
+# source filled with sample data by librdkafka (confluent-kafka), and kmirror replicating it
+# with config/demo.properties, an MM2-style file. Prints what was replicated and how fast,
+# checks the target against the source with librdkafka, and stops kmirror with SIGTERM.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -13,45 +10,94 @@ scripts/install-test-deps.sh
 tools=${KMIRROR_TOOLS:-$root/.tools}
 cargo build --release --quiet
 kmirror=$root/target/release/kmirror
+python=$tools/venv/bin/python
+client="$python protocol-tests/support/kafka_client.py"
 
 work=$(mktemp -d)
-port=${KMIRROR_DEMO_PORT:-19092}
-broker=127.0.0.1:$port
+pids=()
 cleanup() {
-    [ -n "${tansu_pid:-}" ] && kill "$tansu_pid" 2>/dev/null && wait "$tansu_pid" 2>/dev/null
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-(cd "$work" && exec env -i PATH="$PATH" "$tools/bin/tansu" broker \
-    --listener-url "tcp://$broker" --advertised-listener-url "tcp://$broker" \
-    --storage-engine sqlite://demo.db >"$work/tansu.log" 2>&1) &
-tansu_pid=$!
-for _ in $(seq 100); do
-    (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.1
-done
+start_broker() { # name port
+    mkdir -p "$work/$1"
+    (cd "$work/$1" && exec env -i PATH="$PATH" "$tools/bin/tansu" broker \
+        --listener-url "tcp://127.0.0.1:$2" --advertised-listener-url "tcp://127.0.0.1:$2" \
+        --storage-engine sqlite://tansu.db >"$work/$1/tansu.log" 2>&1) &
+    pids+=($!)
+    for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$2") 2>/dev/null && return; sleep 0.1; done
+    echo "tansu on port $2 did not start" >&2
+    exit 1
+}
+start_broker source 19092
+start_broker target 19093
 
-client="$tools/venv/bin/python protocol-tests/support/kafka_client.py"
-echo "{\"bootstrap\": \"$broker\", \"topic\": \"orders\", \"partitions\": 4}" | $client create-topic >/dev/null
+echo "== filling the source (127.0.0.1:19092): orders (4 partitions, one codec each), clicks (8 partitions)"
+echo '{"bootstrap": "127.0.0.1:19092", "topic": "orders", "partitions": 4}' | $client create-topic >/dev/null
+echo '{"bootstrap": "127.0.0.1:19092", "topic": "clicks", "partitions": 8}' | $client create-topic >/dev/null
 for p in 0 1 2 3; do
     codec=$(echo none gzip lz4 zstd | cut -d' ' -f$((p + 1)))
-    python3 - "$broker" "$p" "$codec" <<'PY' | $client produce >/dev/null
+    $python - "$p" "$codec" <<'PY' | $client produce >/dev/null
 import json, sys
-broker, partition, codec = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-records = [{"key": f"order-{i}".encode().hex(),
+partition, codec = int(sys.argv[1]), sys.argv[2]
+records = [{"key": f"order-{partition}-{i}".encode().hex(),
             "value": json.dumps({"order": i, "codec": codec, "items": list(range(i % 9))}).encode().hex(),
             "headers": [["source", "demo".encode().hex()], ["trace", f"{i}".encode().hex()], ["trace", "again".encode().hex()]]}
-           for i in range(500)]
-print(json.dumps({"bootstrap": broker, "topic": "orders", "partition": partition,
+           for i in range(5000)]
+print(json.dumps({"bootstrap": "127.0.0.1:19092", "topic": "orders", "partition": partition,
                   "config": {"compression.type": codec}, "records": records}))
 PY
 done
+echo '{"bootstrap": "127.0.0.1:19092", "topic": "clicks", "partitions": 8, "prefix": "click", "count": 20000, "seconds": 0}' \
+    | $client produce-seq >/dev/null
 
-echo "== kmirror metadata -b $broker"
-"$kmirror" metadata -b "$broker"
-for p in 0 1 2 3; do
-    echo
-    echo "== kmirror inspect -b $broker -t orders -p $p"
-    "$kmirror" inspect -b "$broker" -t orders -p "$p"
-done
+echo "== kmirror check --config config/demo.properties"
+"$kmirror" check --config config/demo.properties
+
+echo "== kmirror run --config config/demo.properties"
+start=$(date +%s.%N)
+(cd "$work" && exec "$kmirror" run --config "$root/config/demo.properties" >"$work/kmirror.log" 2>&1) &
+kmirror_pid=$!
+pids+=($kmirror_pid)
+
+# Wait until every target partition holds as many records as its source partition.
+"$python" - <<'PY'
+import sys, time
+from confluent_kafka import Consumer, TopicPartition
+def ends(bootstrap, topic, n):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "demo-watch", "enable.metrics.push": False})
+    out = [c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(n)]
+    c.close()
+    return out
+want = {t: ends("127.0.0.1:19092", t, n) for t, n in (("orders", 4), ("clicks", 8))}
+deadline = time.time() + 300
+while time.time() < deadline:
+    try:
+        if all(ends("127.0.0.1:19093", "source." + t, len(w)) == w for t, w in want.items()):
+            print("replicated:", {t: sum(w) for t, w in want.items()}, "records")
+            sys.exit(0)
+    except Exception:
+        pass
+    time.sleep(0.5)
+sys.exit("the target did not catch up within 300 s")
+PY
+end=$(date +%s.%N)
+bytes=$(du -sb "$work/source" | cut -f1)
+"$python" -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); b=int(sys.argv[3]); print(f'caught up in {s:.1f} s (source broker storage {b/1e6:.1f} MB, about {b/1e6/s:.1f} MB/s); tansu on sqlite is the bound here, see the README')" \
+    "$start" "$end" "$bytes"
+
+echo "== the target, read back with librdkafka (first records of source.orders-3, zstd on the source)"
+echo '{"bootstrap": "127.0.0.1:19093", "topic": "source.orders", "partition": 3, "offset": 0, "count": 2, "timeout_s": 30}' \
+    | $client consume | "$python" -c '
+import json, sys
+for r in json.load(sys.stdin)["records"]:
+    print(" ", r["offset"], bytes.fromhex(r["key"]).decode(), bytes.fromhex(r["value"]).decode(),
+          [(k, v and bytes.fromhex(v).decode()) for k, v in r["headers"]])'
+"$kmirror" inspect -b 127.0.0.1:19093 -t source.orders -p 3 --max-batches 3
+
+echo "== SIGTERM"
+kill -TERM "$kmirror_pid"
+wait "$kmirror_pid" && echo "kmirror exited 0 (in-flight batches drained, offsets flushed)"

@@ -2,13 +2,16 @@
 
 #![allow(clippy::print_stdout, reason = "the CLI's output is its interface")]
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
 use crate::cluster::{Cluster, FetchOptions, IsolationLevel, OffsetSpec};
 use crate::config::ClientConfig;
+use crate::config::Config;
 use crate::protocol::batch::BatchIter;
+use crate::replication::{engine, topics};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,6 +26,18 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Replicate the flows of a config file (native TOML or an MM2 `.properties` file) until
+    /// SIGTERM or Ctrl-C, which drain the batches in flight and flush the offsets.
+    Run {
+        #[arg(long, short = 'c')]
+        config: PathBuf,
+    },
+    /// Validate a config file, connect to every cluster and print what `run` would replicate,
+    /// writing nothing. Exits non-zero with every problem listed.
+    Check {
+        #[arg(long, short = 'c')]
+        config: PathBuf,
+    },
     /// Connect to a cluster and print its brokers, topics, partitions, leaders and offsets.
     Metadata {
         /// Bootstrap servers, `host:port[,host:port...]`.
@@ -58,6 +73,8 @@ async fn connect(bootstrap: &str) -> anyhow::Result<Arc<Cluster>> {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Run { config } => run_flows(&config).await,
+        Command::Check { config } => check(&config).await,
         Command::Metadata { bootstrap } => metadata(&bootstrap).await,
         Command::Inspect {
             bootstrap,
@@ -171,4 +188,130 @@ async fn inspect(
     }
     cluster.close().await;
     Ok(())
+}
+
+fn load(path: &Path) -> anyhow::Result<Config> {
+    let config = crate::config::load(path)?;
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    anyhow::ensure!(!config.flows.is_empty(), "{}: no flow is enabled", path.display());
+    Ok(config)
+}
+
+/// Resolves to true on SIGTERM or SIGINT.
+fn shutdown_signal() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    drop(tokio::spawn(async move {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                return;
+            }
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        let _ = tx.send(true);
+    }));
+    rx
+}
+
+async fn run_flows(path: &Path) -> anyhow::Result<()> {
+    let config = load(path)?;
+    for flow in &config.flows {
+        tracing::info!(flow = %flow.name(), "starting");
+    }
+    engine::run(config, shutdown_signal()).await?;
+    tracing::info!("stopped; offsets flushed");
+    Ok(())
+}
+
+async fn check(path: &Path) -> anyhow::Result<()> {
+    let config = load(path)?;
+    for w in &config.warnings {
+        println!("warning: {w}");
+    }
+    let mut problems = Vec::new();
+    let mut clusters = std::collections::HashMap::new();
+    for (alias, c) in &config.clusters {
+        match Cluster::bootstrap(alias, &c.bootstrap_servers, c.client.clone()).await {
+            Ok(cluster) => {
+                println!(
+                    "cluster {alias}: connected ({} brokers)",
+                    cluster.metadata().brokers.len()
+                );
+                let _ = clusters.insert(alias.clone(), cluster);
+            }
+            Err(e) => problems.push(format!("cluster {alias}: {e}")),
+        }
+    }
+    for flow in &config.flows {
+        let (Some(source), Some(target)) = (clusters.get(&flow.source), clusters.get(&flow.target)) else {
+            continue;
+        };
+        println!("flow {}:", flow.name());
+        let plans = match topics::plan(flow, source, target).await {
+            Ok(p) => p,
+            Err(e) => {
+                problems.push(format!("flow {}: {e}", flow.name()));
+                continue;
+            }
+        };
+        if plans.is_empty() {
+            println!("  (no source topic matches)");
+        }
+        for plan in plans {
+            let state = match plan.target_partitions {
+                None => "will be created".to_owned(),
+                Some(n) if n < plan.partitions => {
+                    format!("exists with {n} partitions, will grow to {}", plan.partitions)
+                }
+                Some(n) if n > plan.partitions => {
+                    format!("exists with {n} partitions (more than the source)")
+                }
+                Some(_) => "exists".to_owned(),
+            };
+            println!(
+                "  {} ({} partitions) -> {} [{state}]",
+                plan.source_topic, plan.partitions, plan.target_topic
+            );
+            if plan.target_partitions.is_some() {
+                match target.describe_topic_config(&plan.target_topic).await {
+                    Ok(entries) => {
+                        for e in entries {
+                            let value = e.value.as_deref().unwrap_or("");
+                            if e.name == "message.timestamp.type" && value == "LogAppendTime" {
+                                problems.push(format!(
+                                    "target topic {} has message.timestamp.type=LogAppendTime: the broker will overwrite the source timestamps",
+                                    plan.target_topic
+                                ));
+                            }
+                            if e.name == "compression.type" && value != "producer" && !value.is_empty() {
+                                problems.push(format!(
+                                    "target topic {} has compression.type={value}: the broker will recompress every batch (set it to producer to keep batches byte for byte)",
+                                    plan.target_topic
+                                ));
+                            }
+                        }
+                    }
+                    Err(e) => println!("    (cannot read the target topic's configuration: {e})"),
+                }
+            }
+        }
+    }
+    for cluster in clusters.values() {
+        cluster.close().await;
+    }
+    if problems.is_empty() {
+        println!("ok");
+        Ok(())
+    } else {
+        for p in &problems {
+            println!("problem: {p}");
+        }
+        anyhow::bail!("{} problem(s) found", problems.len())
+    }
 }

@@ -9,6 +9,7 @@ in order, duplicates kept, value null for a null header value.
   produce       {"bootstrap", "topic", "partition", "config": {...}, "records": [
                    {"key": hex|null, "value": hex|null, "headers": [[k, hex|null]], "timestamp": ms|null}]}
                 -> {"offsets": [...]}
+  produce-seq   {"bootstrap", "topic", "partitions", "prefix", "count", "seconds", "start"} -> {"produced"}
   consume       {"bootstrap", "topic", "partition", "offset", "count", "timeout_s"}
                 -> {"records": [{"offset", "key", "value", "headers", "timestamp_type", "timestamp"}]}
 """
@@ -73,6 +74,30 @@ def produce(req):
     return {"offsets": offsets}
 
 
+def produce_seq(req):
+    """Writes records "<prefix>-<i>" for i in [start, start+count) spread over `seconds`, to
+    `partitions` partitions round robin, flushing as it goes: a steady stream to replicate
+    while kmirror is being killed."""
+    import time
+    conf = {"bootstrap.servers": req["bootstrap"], **COMMON, "linger.ms": 5}
+    conf.update(req.get("config", {}))
+    producer = Producer(conf)
+    errors = []
+    start, count, partitions = req.get("start", 0), req["count"], req["partitions"]
+    pause = req.get("seconds", 0) / max(count, 1)
+    for i in range(start, start + count):
+        producer.produce(req["topic"], partition=i % partitions, key=str(i).encode(),
+                         value=f"{req['prefix']}-{i}".encode(),
+                         on_delivery=lambda err, msg: err and errors.append(str(err)))
+        if pause:
+            producer.poll(0)
+            time.sleep(pause)
+    remaining = producer.flush(60)
+    if remaining or errors:
+        raise SystemExit(f"produce failed: {remaining} undelivered, errors: {errors[:5]}")
+    return {"produced": count}
+
+
 def consume(req):
     consumer = Consumer({
         "bootstrap.servers": req["bootstrap"], **COMMON,
@@ -103,7 +128,7 @@ def consume(req):
 
 
 def main():
-    commands = {"create-topic": create_topic, "produce": produce, "consume": consume}
+    commands = {"create-topic": create_topic, "produce": produce, "produce-seq": produce_seq, "consume": consume}
     if len(sys.argv) != 2 or sys.argv[1] not in commands:
         raise SystemExit(f"usage: kafka_client.py {{{'|'.join(commands)}}} < request.json")
     answer = commands[sys.argv[1]](json.load(sys.stdin))

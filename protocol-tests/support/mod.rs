@@ -1,6 +1,7 @@
 //! Shared helpers: a real broker (tansu) per test, the independent Python client, and small
 //! utilities.
 
+pub mod kmirror;
 pub mod pyclient;
 pub mod tansu;
 

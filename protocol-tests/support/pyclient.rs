@@ -102,3 +102,22 @@ pub async fn consume(
     .await;
     serde_json::from_value(answer["records"].clone()).expect("records")
 }
+
+/// Writes `count` records `<prefix>-<i>` (keys `<i>`) round robin over `partitions`
+/// partitions, spread over `seconds`.
+pub async fn produce_seq(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    prefix: &str,
+    start: usize,
+    count: usize,
+    seconds: f64,
+) {
+    let _ = run_async(
+        "produce-seq",
+        json!({"bootstrap": bootstrap, "topic": topic, "partitions": partitions, "prefix": prefix,
+               "start": start, "count": count, "seconds": seconds}),
+    )
+    .await;
+}

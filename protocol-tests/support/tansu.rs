@@ -40,9 +40,28 @@ impl TansuBroker {
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
-        let log = std::fs::File::create(dir.path().join("tansu.log")).expect("log file");
+        let child = Self::spawn(&dir, port);
+        let broker = Self { child, dir, port };
+        broker.wait_ready().await;
+        broker
+    }
+
+    /// Kills the broker (as a crash would) and starts it again on the same port and storage.
+    pub async fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = Self::spawn(&self.dir, self.port);
+        self.wait_ready().await;
+    }
+
+    fn spawn(dir: &tempfile::TempDir, port: u16) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.path().join("tansu.log"))
+            .expect("log file");
         let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(Self::binary())
+        Command::new(Self::binary())
             // A clean directory: tansu loads `.env` from its working directory.
             .current_dir(dir.path())
             .env_clear()
@@ -59,8 +78,11 @@ impl TansuBroker {
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
-            .expect("spawn tansu");
-        let broker = Self { child, dir, port };
+            .expect("spawn tansu")
+    }
+
+    async fn wait_ready(&self) {
+        let broker = self;
         let config = ClientConfig {
             connect_timeout: Duration::from_secs(2),
             ..ClientConfig::default()
@@ -68,7 +90,7 @@ impl TansuBroker {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             if Connection::connect(&broker.addr(), &config).await.is_ok() {
-                return broker;
+                return;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,

@@ -1,0 +1,75 @@
+//! The kmirror binary as a child process, for tests that need real signals: SIGTERM for a
+//! clean stop, SIGKILL for a crash.
+
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+#[derive(Debug)]
+pub struct Kmirror {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Kmirror {
+    /// `kmirror run --config <config>`, logging to `<dir>/kmirror-<n>.log`.
+    pub fn run(config: &Path, dir: &Path) -> Self {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let log = dir.join(format!("kmirror-{}.log", N.fetch_add(1, Ordering::Relaxed)));
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_kmirror"))
+            .args(["run", "--config"])
+            .arg(config)
+            .current_dir(dir)
+            .env("RUST_LOG", "warn,kmirror=info")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log"))
+            .stderr(file)
+            .spawn()
+            .expect("start kmirror");
+        Self { child, log }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits for the exit (at most `timeout`).
+    pub async fn terminate(mut self, timeout: Duration) -> ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "kmirror did not exit within {timeout:?} after SIGTERM; log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn has_exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("wait")
+    }
+}
+
+impl Drop for Kmirror {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

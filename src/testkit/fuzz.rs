@@ -333,6 +333,8 @@ fn offsets_log_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         ("offsets_log", "torn_tail".to_owned(), torn),
         ("offsets_log", "corrupt_middle".to_owned(), corrupt),
     ]
+}
+
 /// Runs both configuration front ends on the input: a configuration or a list of problems,
 /// never a panic. The bytes go through the properties reader's own ISO-8859-1 decoding and,
 /// lossily, through UTF-8 for TOML; any problem list must be non-empty and name the origin.

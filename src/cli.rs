@@ -199,32 +199,29 @@ fn load(path: &Path) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-/// Resolves to true on SIGTERM or SIGINT.
-fn shutdown_signal() -> tokio::sync::watch::Receiver<bool> {
+/// Turns true on SIGTERM or SIGINT. The handlers are in place when this returns.
+fn shutdown_signal() -> anyhow::Result<tokio::sync::watch::Receiver<bool>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
     let (tx, rx) = tokio::sync::watch::channel(false);
     drop(tokio::spawn(async move {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                return;
-            }
-        };
         tokio::select! {
             _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
+            _ = int.recv() => {}
         }
         let _ = tx.send(true);
     }));
-    rx
+    Ok(rx)
 }
 
 async fn run_flows(path: &Path) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal()?;
     let config = load(path)?;
     for flow in &config.flows {
-        tracing::info!(flow = %flow.name(), "starting");
+        tracing::info!(flow = %flow.name(), "starting; SIGTERM or Ctrl-C stops after draining");
     }
-    engine::run(config, shutdown_signal()).await?;
+    engine::run(config, shutdown).await?;
     tracing::info!("stopped; offsets flushed");
     Ok(())
 }

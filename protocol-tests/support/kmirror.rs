@@ -41,14 +41,23 @@ impl Kmirror {
         let _ = self.child.wait();
     }
 
-    /// SIGTERM, then waits for the exit (at most `timeout`).
+    /// SIGTERM, then waits for the exit (at most `timeout`). Waits first until kmirror has
+    /// its signal handlers in place (it logs "starting" after that).
     pub async fn terminate(mut self, timeout: Duration) -> ExitStatus {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !self.log().contains("starting") && self.child.try_wait().expect("wait").is_none() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "kmirror did not start; log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .expect("run kill");
         assert!(status.success());
-        let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status;
@@ -60,6 +69,17 @@ impl Kmirror {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// SIGTERM, and the exit must be clean (status 0), or the test fails with the log.
+    pub async fn stop_cleanly(self) {
+        let log = self.log.clone();
+        let status = self.terminate(Duration::from_secs(30)).await;
+        assert!(
+            status.success(),
+            "kmirror exited with {status} after SIGTERM; log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
     }
 
     pub fn has_exited(&mut self) -> Option<ExitStatus> {

@@ -45,6 +45,9 @@ pub enum ReplicationError {
         #[source]
         source: Box<OffsetsError>,
     },
+    /// Stopping interrupted a step that would otherwise have been retried; not a failure.
+    #[error("interrupted by shutdown")]
+    Interrupted,
     #[error("offset store: {0}")]
     Store(#[source] Box<OffsetsError>),
 }

@@ -141,6 +141,7 @@ impl PartitionTask {
             })
             .await?;
         let target_end = self.target_end().await?;
+        tracing::debug!(partition = %self.describe(), source_offset, target_end, "first start");
         self.ctx
             .offsets
             .log(
@@ -150,6 +151,13 @@ impl PartitionTask {
                     target_end,
                 },
             )
+            .map_err(|source| self.offsets_error(source))?;
+        // Durable before the first produce: without it, a crash would leave records on the
+        // target that a restart could not tell from data that was there before.
+        self.ctx
+            .offsets
+            .flush()
+            .await
             .map_err(|source| self.offsets_error(source))?;
         Ok(Frontier {
             resume_offset: source_offset,
@@ -176,7 +184,11 @@ impl PartitionTask {
         loop {
             match f().await {
                 Ok(v) => return Ok(v),
-                Err(e) if e.is_retriable() && !self.ctx.is_shutting_down() => {
+                // Stopping: a retriable failure is not an error, the task just ends.
+                Err(e) if e.is_retriable() && self.ctx.is_shutting_down() => {
+                    return Err(ReplicationError::Interrupted);
+                }
+                Err(e) if e.is_retriable() => {
                     tracing::debug!(partition = %self.describe(), error = %e, "retrying");
                     let delay = backoff.next_delay(&mut rand::rng());
                     tokio::time::sleep(delay).await;
@@ -525,7 +537,7 @@ impl Session<'_> {
                         | errors::INVALID_PRODUCER_EPOCH
                 ))
             );
-        if recoverable && !self.task.ctx.is_shutting_down() {
+        if recoverable {
             Ok(Some(e))
         } else {
             Err(ReplicationError::Cluster {

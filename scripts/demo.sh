@@ -46,12 +46,12 @@ partition, codec = int(sys.argv[1]), sys.argv[2]
 records = [{"key": f"order-{partition}-{i}".encode().hex(),
             "value": json.dumps({"order": i, "codec": codec, "items": list(range(i % 9))}).encode().hex(),
             "headers": [["source", "demo".encode().hex()], ["trace", f"{i}".encode().hex()], ["trace", "again".encode().hex()]]}
-           for i in range(5000)]
+           for i in range(1000)]
 print(json.dumps({"bootstrap": "127.0.0.1:19092", "topic": "orders", "partition": partition,
                   "config": {"compression.type": codec}, "records": records}))
 PY
 done
-echo '{"bootstrap": "127.0.0.1:19092", "topic": "clicks", "partitions": 8, "prefix": "click", "count": 20000, "seconds": 0}' \
+echo '{"bootstrap": "127.0.0.1:19092", "topic": "clicks", "partitions": 8, "prefix": "click", "count": 8000, "seconds": 0}' \
     | $client produce-seq >/dev/null
 
 echo "== kmirror check --config config/demo.properties"
@@ -64,14 +64,15 @@ kmirror_pid=$!
 pids+=($kmirror_pid)
 
 # Wait until every target partition holds as many records as its source partition.
-"$python" - <<'PY'
+"$python" - <<'PY' || { echo "kmirror log:"; tail -30 "$work/kmirror.log"; cp -r "$work" /tmp/demo-failed; exit 1; }
 import sys, time
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
+admins = {b: AdminClient({"bootstrap.servers": b, "enable.metrics.push": False, "log_level": 3})
+          for b in ("127.0.0.1:19092", "127.0.0.1:19093")}
 def ends(bootstrap, topic, n):
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "demo-watch", "enable.metrics.push": False})
-    out = [c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(n)]
-    c.close()
-    return out
+    asked = admins[bootstrap].list_offsets({TopicPartition(topic, p): OffsetSpec.latest() for p in range(n)}, request_timeout=10)
+    return [asked[TopicPartition(topic, p)].result().offset for p in range(n)]
 want = {t: ends("127.0.0.1:19092", t, n) for t, n in (("orders", 4), ("clicks", 8))}
 deadline = time.time() + 300
 while time.time() < deadline:

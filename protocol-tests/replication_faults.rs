@@ -273,3 +273,78 @@ async fn fatal_produce_errors_stop_with_context() {
         assert!(text.contains(&format!("({code})")), "{text}");
     }
 }
+
+#[tokio::test]
+async fn target_topics_get_the_source_configs_minus_mm2_excludes() {
+    let (source, target) = (FakeBroker::start().await, FakeBroker::start().await);
+    source.create_topic("cfg", 3);
+    source.set_topic_config("cfg", "retention.ms", "12345");
+    source.set_topic_config("cfg", "max.message.bytes", "2097152");
+    // On MM2's default exclude list: never copied.
+    source.set_topic_config("cfg", "min.insync.replicas", "2");
+    source.set_topic_config("cfg", "message.timestamp.type", "LogAppendTime");
+    let run = start(&source, &target);
+    let configs = eventually("the target topic", Duration::from_secs(20), || async {
+        let c = target.topic_configs("source.cfg");
+        (!c.is_empty()).then_some(c)
+    })
+    .await;
+    run.stop().await.unwrap();
+    let want: std::collections::BTreeMap<String, String> =
+        [("max.message.bytes", "2097152"), ("retention.ms", "12345")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+    assert_eq!(configs, want);
+    assert_eq!(
+        target.log("source.cfg", 2).len(),
+        0,
+        "three partitions exist, like the source's"
+    );
+}
+
+#[tokio::test]
+async fn check_reports_target_topics_that_would_rewrite_batches() {
+    let (source, target) = (FakeBroker::start().await, FakeBroker::start().await);
+    source.create_topic("t", 2);
+    source.create_topic("new", 1);
+    target.create_topic("source.t", 2);
+    target.set_topic_config("source.t", "message.timestamp.type", "LogAppendTime");
+    target.set_topic_config("source.t", "compression.type", "gzip");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mm2.properties");
+    std::fs::write(
+        &config,
+        format!(
+            "clusters = source, target\nsource.bootstrap.servers = {}\ntarget.bootstrap.servers = {}\nsource->target.enabled = true\n",
+            source.addr(),
+            target.addr()
+        ),
+    )
+    .unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_kmirror"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "problems make check fail:\n{stdout}");
+    assert!(
+        stdout.contains("new (1 partitions) -> source.new [will be created]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("t (2 partitions) -> source.t [exists]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("source.t has message.timestamp.type=LogAppendTime"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("source.t has compression.type=gzip"), "{stdout}");
+    assert!(
+        target.log("source.t", 0).is_empty() && target.topic_configs("source.new").is_empty(),
+        "check writes nothing"
+    );
+}

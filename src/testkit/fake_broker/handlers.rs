@@ -5,7 +5,9 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
-use kafka_protocol::messages::describe_configs_response::DescribeConfigsResult;
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult,
+};
 use kafka_protocol::messages::fetch_response::{AbortedTransaction, FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
@@ -124,6 +126,13 @@ pub(super) async fn handle(shared: &Shared, mut frame: Bytes) -> Option<(Action,
                 .map(|t| {
                     let code = error.unwrap_or_else(|| {
                         if state.create_topic(t.name.0.as_str(), t.num_partitions.max(1)) {
+                            for c in &t.configs {
+                                state.set_config(
+                                    t.name.0.as_str(),
+                                    c.name.as_str(),
+                                    c.value.as_deref().unwrap_or(""),
+                                );
+                            }
                             0
                         } else {
                             errors::TOPIC_ALREADY_EXISTS
@@ -137,16 +146,28 @@ pub(super) async fn handle(shared: &Shared, mut frame: Bytes) -> Option<(Action,
             encode(cid, version, &CreateTopicsResponse::default().with_topics(topics))
         }
         ApiKey::DescribeConfigs => {
-            // Topics carry no configuration overrides here.
+            // A topic's overrides, reported as set on the topic itself.
             let req = DescribeConfigsRequest::decode(&mut frame, version).ok()?;
+            let state = shared.state.lock().unwrap();
             let results = req
                 .resources
                 .iter()
                 .map(|r| {
+                    let configs = state
+                        .configs(r.resource_name.as_str())
+                        .into_iter()
+                        .map(|(k, v)| {
+                            DescribeConfigsResourceResult::default()
+                                .with_name(StrBytes::from_string(k))
+                                .with_value(Some(StrBytes::from_string(v)))
+                                .with_config_source(1)
+                        })
+                        .collect();
                     DescribeConfigsResult::default()
                         .with_resource_type(r.resource_type)
                         .with_resource_name(r.resource_name.clone())
                         .with_error_code(error.unwrap_or(0))
+                        .with_configs(configs)
                 })
                 .collect();
             encode(

@@ -177,6 +177,16 @@ impl FakeBroker {
         self.shared.state.lock().unwrap().create_topic(name, partitions);
     }
 
+    /// Sets a configuration override on a topic (reported by DescribeConfigs).
+    pub fn set_topic_config(&self, topic: &str, key: &str, value: &str) {
+        self.shared.state.lock().unwrap().set_config(topic, key, value);
+    }
+
+    /// The configuration overrides of a topic (including those given at creation).
+    pub fn topic_configs(&self, topic: &str) -> std::collections::BTreeMap<String, String> {
+        self.shared.state.lock().unwrap().configs(topic)
+    }
+
     /// Appends raw bytes to a partition log as they are (no validation, base offsets kept):
     /// the way to serve control batches, compacted gaps or garbage.
     pub fn append_raw(&self, topic: &str, partition: i32, bytes: Bytes) {

@@ -37,6 +37,8 @@ struct PartitionLog {
 pub(super) struct State {
     pub(super) addr: SocketAddr,
     topics: BTreeMap<String, Vec<PartitionLog>>,
+    /// Configuration overrides set on each topic (at creation or by the test).
+    configs: BTreeMap<String, BTreeMap<String, String>>,
     next_producer_id: i64,
 }
 
@@ -83,8 +85,21 @@ impl State {
         Self {
             addr,
             topics: BTreeMap::new(),
+            configs: BTreeMap::new(),
             next_producer_id: 1000,
         }
+    }
+
+    pub(super) fn set_config(&mut self, topic: &str, key: &str, value: &str) {
+        let _ = self
+            .configs
+            .entry(topic.to_owned())
+            .or_default()
+            .insert(key.to_owned(), value.to_owned());
+    }
+
+    pub(super) fn configs(&self, topic: &str) -> BTreeMap<String, String> {
+        self.configs.get(topic).cloned().unwrap_or_default()
     }
 
     pub(super) fn topic_names(&self) -> Vec<String> {

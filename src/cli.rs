@@ -31,6 +31,10 @@ pub enum Command {
     Run {
         #[arg(long, short = 'c')]
         config: PathBuf,
+        /// Serve Prometheus metrics on `http://ADDR/metrics`, with `/healthz` and `/readyz`
+        /// (e.g. `0.0.0.0:9644`; port 0 picks a free port, which is logged).
+        #[arg(long)]
+        metrics_addr: Option<std::net::SocketAddr>,
     },
     /// Validate a config file, connect to every cluster and print what `run` would replicate,
     /// writing nothing. Exits non-zero with every problem listed.
@@ -73,7 +77,7 @@ async fn connect(bootstrap: &str) -> anyhow::Result<Arc<Cluster>> {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run { config } => run_flows(&config).await,
+        Command::Run { config, metrics_addr } => run_flows(&config, metrics_addr).await,
         Command::Check { config } => check(&config).await,
         Command::Metadata { bootstrap } => metadata(&bootstrap).await,
         Command::Inspect {
@@ -215,13 +219,20 @@ fn shutdown_signal() -> anyhow::Result<tokio::sync::watch::Receiver<bool>> {
     Ok(rx)
 }
 
-async fn run_flows(path: &Path) -> anyhow::Result<()> {
+async fn run_flows(path: &Path, metrics_addr: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     let config = load(path)?;
+    let readiness = crate::observe::Readiness::default();
+    if let Some(addr) = metrics_addr {
+        let bound = crate::observe::serve(addr, readiness.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("--metrics-addr {addr}: {e}"))?;
+        tracing::info!("metrics on http://{bound}/metrics (health: /healthz, readiness: /readyz)");
+    }
     for flow in &config.flows {
         tracing::info!(flow = %flow.name(), "starting; SIGTERM or Ctrl-C stops after draining");
     }
-    engine::run(config, shutdown).await?;
+    engine::run_with(config, shutdown, readiness).await?;
     tracing::info!("stopped; offsets flushed");
     Ok(())
 }

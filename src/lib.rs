@@ -18,6 +18,7 @@ pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod net;
+pub mod observe;
 pub mod offsets;
 pub mod protocol;
 pub mod replication;

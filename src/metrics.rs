@@ -16,6 +16,9 @@ pub const BATCHES_RESHAPED: &str = "kmirror_batches_reshaped_total";
 /// Records and wire bytes handed to the target.
 pub const RECORDS_SENT: &str = "kmirror_records_sent_total";
 pub const BYTES_SENT: &str = "kmirror_bytes_sent_total";
+/// Records on the source partition not replicated yet: the source's last stable offset (what a
+/// read_committed fetch can see) minus kmirror's next fetch offset, after each fetch.
+pub const PARTITION_LAG_RECORDS: &str = "kmirror_partition_lag_records";
 /// Partition sessions restarted from the acknowledged position after a produce failure.
 pub const PARTITION_RECOVERIES: &str = "kmirror_partition_recoveries_total";
 
@@ -58,4 +61,14 @@ pub(crate) fn batch_sent(flow: &str, topic: &str, bytes: usize, records: i32) {
 pub(crate) fn partition_recovered(flow: &str, topic: &str) {
     metrics::counter!(PARTITION_RECOVERIES, "flow" => flow.to_owned(), "topic" => topic.to_owned())
         .increment(1);
+}
+
+pub(crate) fn partition_lag(flow: &str, topic: &str, partition: i32, records: i64) {
+    metrics::gauge!(
+        PARTITION_LAG_RECORDS,
+        "flow" => flow.to_owned(),
+        "topic" => topic.to_owned(),
+        "partition" => partition.to_string()
+    )
+    .set(records.max(0) as f64);
 }

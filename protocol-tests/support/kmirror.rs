@@ -14,6 +14,11 @@ pub struct Kmirror {
 impl Kmirror {
     /// `kmirror run --config <config>`, logging to `<dir>/kmirror-<n>.log`.
     pub fn run(config: &Path, dir: &Path) -> Self {
+        Self::run_with(config, dir, &[])
+    }
+
+    /// [`Kmirror::run`] with more arguments.
+    pub fn run_with(config: &Path, dir: &Path, args: &[&str]) -> Self {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
         let log = dir.join(format!("kmirror-{}.log", N.fetch_add(1, Ordering::Relaxed)));
@@ -21,6 +26,7 @@ impl Kmirror {
         let child = Command::new(env!("CARGO_BIN_EXE_kmirror"))
             .args(["run", "--config"])
             .arg(config)
+            .args(args)
             .current_dir(dir)
             .env("RUST_LOG", "warn,kmirror=info")
             .stdin(Stdio::null())

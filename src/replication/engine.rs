@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Semaphore, watch};
@@ -16,11 +17,22 @@ use super::topics;
 use crate::cluster::{Cluster, FetchOptions, IsolationLevel};
 use crate::config::{Config, FlowConfig, GappedPolicy};
 use crate::error::Side;
+use crate::observe::Readiness;
 use crate::offsets::{FileStore, OffsetStore, OffsetsWriter, PartitionKey, PartitionState};
 
 /// Runs every flow of `config` until `shutdown` turns true (then drains and returns `Ok`) or
 /// a partition fails for good (then stops the rest and returns that error).
-pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<(), ReplicationError> {
+pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), ReplicationError> {
+    run_with(config, shutdown, Readiness::default()).await
+}
+
+/// [`run`], reporting readiness: set once every flow found its topics and started its
+/// partitions, cleared when stopping.
+pub async fn run_with(
+    config: Config,
+    mut shutdown: watch::Receiver<bool>,
+    readiness: Readiness,
+) -> Result<(), ReplicationError> {
     let mut store = FileStore::open(&config.state_dir).map_err(|e| ReplicationError::Store(Box::new(e)))?;
     let stored = store.load().map_err(|e| ReplicationError::Store(Box::new(e)))?;
     let flush_interval = config
@@ -50,6 +62,7 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
     let stop_tx = Arc::new(stop_tx);
     let budget = Arc::new(Semaphore::new(config.memory_budget_bytes.max(1)));
     let mut tasks = JoinSet::new();
+    let planned = Arc::new(AtomicUsize::new(0));
     for flow in &config.flows {
         let ctx = Arc::new(FlowContext::new(FlowParts {
             name: flow.name(),
@@ -74,7 +87,15 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
             .filter(|(k, _)| k.flow == ctx.name)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        drop(tasks.spawn(supervise(flow.clone(), ctx, states, stop_tx.clone())));
+        let on_planned = {
+            let (planned, readiness, flows) = (planned.clone(), readiness.clone(), config.flows.len());
+            move || {
+                if planned.fetch_add(1, Ordering::Relaxed) + 1 == flows {
+                    readiness.set(true);
+                }
+            }
+        };
+        drop(tasks.spawn(supervise(flow.clone(), ctx, states, stop_tx.clone(), on_planned)));
     }
 
     let mut failure = None;
@@ -82,6 +103,7 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
         tokio::select! {
             _ = shutdown.wait_for(|s| *s), if failure.is_none() && !*stop.borrow() => {
                 tracing::info!("shutting down: draining in-flight batches");
+                readiness.set(false);
                 let _ = stop_tx.send(true);
             }
             done = tasks.join_next() => match done {
@@ -118,8 +140,10 @@ async fn supervise(
     ctx: Arc<FlowContext>,
     mut stored: BTreeMap<PartitionKey, PartitionState>,
     stop_tx: Arc<watch::Sender<bool>>,
+    on_planned: impl FnOnce(),
 ) -> Result<(), ReplicationError> {
     let mut stop = stop_tx.subscribe();
+    let mut on_planned = Some(on_planned);
     let mut running: HashSet<(String, i32)> = HashSet::new();
     let mut partitions = JoinSet::new();
     let mut result = Ok(());
@@ -130,6 +154,8 @@ async fn supervise(
         match topics::plan(&flow, &ctx.source, &ctx.target).await {
             Err(e) => tracing::warn!(flow = %ctx.name, error = %e, "topic discovery failed; retrying"),
             Ok(plans) => {
+                let all_prepared = plans.len();
+                let mut prepared = 0;
                 for plan in plans {
                     let target_partitions = match topics::ensure_target(
                         &flow,
@@ -139,7 +165,10 @@ async fn supervise(
                     )
                     .await
                     {
-                        Ok(n) => n,
+                        Ok(n) => {
+                            prepared += 1;
+                            n
+                        }
                         Err(e) => {
                             tracing::warn!(flow = %ctx.name, topic = %plan.source_topic, error = %e, "cannot prepare the target topic; retrying");
                             continue;
@@ -158,6 +187,11 @@ async fn supervise(
                         tracing::debug!(flow = %ctx.name, topic = %plan.source_topic, partition = p, "replicating");
                         drop(partitions.spawn(task.run(stored.remove(&key), stop.clone())));
                     }
+                }
+                if prepared == all_prepared
+                    && let Some(f) = on_planned.take()
+                {
+                    f();
                 }
             }
         }

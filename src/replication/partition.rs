@@ -312,6 +312,11 @@ impl Session<'_> {
                     });
                 }
             };
+            let visible_end = if fetched.last_stable_offset >= 0 {
+                fetched.last_stable_offset
+            } else {
+                fetched.high_watermark
+            };
             let mut aborted = AbortedFilter::new(&fetched.aborted_transactions);
             for item in BatchIter::new(fetched.records) {
                 let batch = item.map_err(|source| ReplicationError::Batch {
@@ -330,6 +335,12 @@ impl Session<'_> {
                 }
                 self.fetch_offset = self.fetch_offset.max(batch.next_offset());
             }
+            metrics::partition_lag(
+                &ctx.name,
+                &t.source_topic,
+                t.partition,
+                visible_end - self.fetch_offset,
+            );
         }
     }
 

@@ -27,6 +27,7 @@ pub const TARGETS: &[&str] = &[
     "offsets_log",
     "renumber_batch",
     "config_parse",
+    "http_request",
 ];
 
 /// The decompression limit of the `renumber_batch` target: small, so that inputs which
@@ -42,6 +43,7 @@ pub fn run(target: &str, data: &[u8]) {
         "offsets_log" => offsets_log(data),
         "renumber_batch" => renumber_batch(data),
         "config_parse" => config_parse(data),
+        "http_request" => http_request(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -333,6 +335,14 @@ fn offsets_log_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         ("offsets_log", "torn_tail".to_owned(), torn),
         ("offsets_log", "corrupt_middle".to_owned(), corrupt),
     ]
+}
+
+/// The request line of the observability endpoint: a route or `None`, never a panic, and a
+/// route only for a GET.
+pub fn http_request(data: &[u8]) {
+    if crate::observe::parse_request(data).is_some() {
+        assert!(data.starts_with(b"GET "));
+    }
 }
 
 /// Runs both configuration front ends on the input: a configuration or a list of problems,

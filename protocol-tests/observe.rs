@@ -1,0 +1,97 @@
+//! The observability endpoint of `kmirror run --metrics-addr`: Prometheus metrics with the
+//! documented names, liveness, and readiness that turns on once the flows run.
+
+use std::time::Duration;
+
+use kmirror::protocol::batch::Compression;
+use kmirror::testkit::FakeBroker;
+use kmirror::testkit::batches::data_batch;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::eventually;
+use crate::support::kmirror::Kmirror;
+
+async fn get(addr: &str, path: &str) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to the metrics endpoint");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out).await.unwrap();
+    let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, out)
+}
+
+#[tokio::test]
+async fn metrics_health_and_readiness_are_served() {
+    let (source, target) = (FakeBroker::start().await, FakeBroker::start().await);
+    source.create_topic("t", 2);
+    for p in 0..2 {
+        for i in 0..3 {
+            source.append_raw("t", p, data_batch(i * 5, 5, 10, Compression::None).into_bytes());
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mm2.properties");
+    std::fs::write(
+        &config,
+        format!(
+            "clusters = source, target\nsource.bootstrap.servers = {}\ntarget.bootstrap.servers = {}\nsource->target.enabled = true\n",
+            source.addr(),
+            target.addr()
+        ),
+    )
+    .unwrap();
+    let k = Kmirror::run_with(&config, dir.path(), &["--metrics-addr", "127.0.0.1:0"]);
+    let addr = eventually(
+        "the metrics address in the log",
+        Duration::from_secs(20),
+        || async {
+            let log = k.log();
+            let at = log.find("metrics on http://")? + "metrics on http://".len();
+            let rest = &log[at..];
+            Some(rest[..rest.find("/metrics")?].to_owned())
+        },
+    )
+    .await;
+
+    assert_eq!(get(&addr, "/healthz").await.0, 200);
+    eventually("readiness", Duration::from_secs(20), || async {
+        (get(&addr, "/readyz").await.0 == 200).then_some(())
+    })
+    .await;
+    eventually("all records on the target", Duration::from_secs(20), || async {
+        (target.log("source.t", 0).len() == 3 && target.log("source.t", 1).len() == 3).then_some(())
+    })
+    .await;
+    let metrics = eventually(
+        "caught-up lag in the metrics",
+        Duration::from_secs(20),
+        || async {
+            let (status, body) = get(&addr, "/metrics").await;
+            (status == 200
+                && body.contains(
+                    r#"kmirror_partition_lag_records{flow="source->target",topic="t",partition="1"} 0"#,
+                ))
+            .then_some(body)
+        },
+    )
+    .await;
+    for name in [
+        "kmirror_batches_total",
+        "kmirror_records_sent_total",
+        "kmirror_bytes_sent_total",
+        "kmirror_connections_opened_total",
+        "kmirror_metadata_refreshes_total",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
+    }
+    assert!(
+        metrics.contains(r#"kmirror_records_sent_total{flow="source->target",topic="t"} 30"#),
+        "{metrics}"
+    );
+    assert_eq!(get(&addr, "/nope").await.0, 404);
+    k.stop_cleanly().await;
+}

@@ -19,6 +19,16 @@ pub const BYTES_SENT: &str = "kmirror_bytes_sent_total";
 /// Records on the source partition not replicated yet: the source's last stable offset (what a
 /// read_committed fetch can see) minus kmirror's next fetch offset, after each fetch.
 pub const PARTITION_LAG_RECORDS: &str = "kmirror_partition_lag_records";
+/// Time from sending a Fetch request to its response, per source cluster.
+pub const FETCH_LATENCY: &str = "kmirror_fetch_latency_seconds";
+/// Time from sending a Produce request to its response, per target cluster.
+pub const PRODUCE_LATENCY: &str = "kmirror_produce_latency_seconds";
+/// Acknowledgement time minus the newest record timestamp of the batch (CreateTime batches):
+/// how old data is when the target has it.
+pub const REPLICATION_LATENCY: &str = "kmirror_replication_latency_seconds";
+/// Batch bytes fetched and not yet acknowledged, against the configured budget.
+pub const IN_FLIGHT_BYTES: &str = "kmirror_in_flight_bytes";
+pub const BUDGET_BYTES: &str = "kmirror_memory_budget_bytes";
 /// Partition sessions restarted from the acknowledged position after a produce failure.
 pub const PARTITION_RECOVERIES: &str = "kmirror_partition_recoveries_total";
 
@@ -71,4 +81,21 @@ pub(crate) fn partition_lag(flow: &str, topic: &str, partition: i32, records: i6
         "partition" => partition.to_string()
     )
     .set(records.max(0) as f64);
+}
+
+pub(crate) fn fetch_latency(cluster: &str, seconds: f64) {
+    metrics::histogram!(FETCH_LATENCY, "cluster" => cluster.to_owned()).record(seconds);
+}
+
+pub(crate) fn produce_latency(cluster: &str, seconds: f64) {
+    metrics::histogram!(PRODUCE_LATENCY, "cluster" => cluster.to_owned()).record(seconds);
+}
+
+pub(crate) fn replication_latency(flow: &str, seconds: f64) {
+    metrics::histogram!(REPLICATION_LATENCY, "flow" => flow.to_owned()).record(seconds);
+}
+
+pub(crate) fn in_flight(bytes: usize, budget: usize) {
+    metrics::gauge!(IN_FLIGHT_BYTES).set(bytes as f64);
+    metrics::gauge!(BUDGET_BYTES).set(budget as f64);
 }

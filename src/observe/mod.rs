@@ -30,7 +30,15 @@ impl Readiness {
 /// Installs the process-wide Prometheus recorder and serves the endpoint on `addr`.
 /// Returns the address actually bound (port 0 picks a free one).
 pub async fn serve(addr: SocketAddr, readiness: Readiness) -> std::io::Result<SocketAddr> {
+    // Request latencies on a loopback link are sub-millisecond; WAN links add tens to
+    // hundreds of ms; replication latency during a catch-up can be hours.
+    let buckets = [
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+        300.0, 3600.0,
+    ];
     let handle = PrometheusBuilder::new()
+        .set_buckets(&buckets)
+        .map_err(|e| std::io::Error::other(format!("histogram buckets: {e}")))?
         .install_recorder()
         .map_err(|e| std::io::Error::other(format!("cannot install the metrics recorder: {e}")))?;
     let listener = TcpListener::bind(addr).await?;

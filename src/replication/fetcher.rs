@@ -122,13 +122,18 @@ async fn run(cluster: Arc<Cluster>, addr: String, options: FetchOptions, mut rx:
 async fn serve(cluster: &Cluster, addr: &str, options: &FetchOptions, asks: Vec<Ask>) {
     let request = build_request(&asks, options);
     let response = match cluster.connection(addr).await {
-        Ok(conn) => conn
-            .request(&request)
-            .await
-            .map_err(|source| ClusterError::Connection {
-                cluster: cluster.name().to_owned(),
-                source,
-            }),
+        Ok(conn) => {
+            let started = tokio::time::Instant::now();
+            let r = conn
+                .request(&request)
+                .await
+                .map_err(|source| ClusterError::Connection {
+                    cluster: cluster.name().to_owned(),
+                    source,
+                });
+            crate::metrics::fetch_latency(cluster.name(), started.elapsed().as_secs_f64());
+            r
+        }
         Err(e) => Err(e),
     };
     let mut response = match response {

@@ -49,6 +49,8 @@ struct Frontier {
 }
 
 struct Sent {
+    /// Newest record timestamp of a CreateTime batch, for the replication latency.
+    max_timestamp: Option<i64>,
     source_base: i64,
     source_next: i64,
     record_count: i32,
@@ -461,7 +463,12 @@ impl Session<'_> {
             }
         };
         metrics::batch_sent(&ctx.name, &t.source_topic, out.len(), record_count);
+        metrics::in_flight(
+            ctx.budget_bytes - ctx.budget.available_permits(),
+            ctx.budget_bytes,
+        );
         self.queue.push_back(Item::Sent(Sent {
+            max_timestamp: (!out.is_log_append_time()).then(|| out.max_timestamp()),
             source_base: start,
             source_next,
             record_count,
@@ -500,12 +507,23 @@ impl Session<'_> {
                         }
                     };
                     match result {
-                        Ok(ack) => Entry::Forwarded {
-                            source_base: sent.source_base,
-                            source_next: sent.source_next,
-                            target_base: ack.base_offset,
-                            record_count: sent.record_count,
-                        },
+                        Ok(ack) => {
+                            if let Some(ts) = sent.max_timestamp {
+                                let now_ms = std::time::SystemTime::now()
+                                    .duration_since(std::time::UNIX_EPOCH)
+                                    .map_or(0, |d| d.as_millis() as i64);
+                                metrics::replication_latency(
+                                    &t.ctx.name,
+                                    (now_ms - ts).max(0) as f64 / 1000.0,
+                                );
+                            }
+                            Entry::Forwarded {
+                                source_base: sent.source_base,
+                                source_next: sent.source_next,
+                                target_base: ack.base_offset,
+                                record_count: sent.record_count,
+                            }
+                        }
                         Err(e) => {
                             // Its outcome is consumed; whether it reached the target is
                             // settled by reconciliation in the next session.

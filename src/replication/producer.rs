@@ -127,7 +127,10 @@ async fn run(
             let asks = next_request(&mut pending);
             // Sending happens here, in order; only the wait for the response is spawned.
             match send(&cluster, &addr, timeout, &asks).await {
-                Ok((version, sent)) => drop(in_flight.spawn(complete(cluster.clone(), version, sent, asks))),
+                Ok((version, sent)) => {
+                    let started = tokio::time::Instant::now();
+                    drop(in_flight.spawn(complete(cluster.clone(), version, sent, asks, started)));
+                }
                 Err(e) => {
                     for ask in asks {
                         let _ = ask.reply.send(Err(e.clone()));
@@ -175,12 +178,20 @@ async fn send(
     Ok((version, pending))
 }
 
-async fn complete(cluster: Arc<Cluster>, version: i16, sent: PendingResponse, asks: Vec<Ask>) {
+async fn complete(
+    cluster: Arc<Cluster>,
+    version: i16,
+    sent: PendingResponse,
+    asks: Vec<Ask>,
+    started: tokio::time::Instant,
+) {
     let wrap = |source| ClusterError::Connection {
         cluster: cluster.name().to_owned(),
         source,
     };
-    let response = match sent.response().await {
+    let answer = sent.response().await;
+    crate::metrics::produce_latency(cluster.name(), started.elapsed().as_secs_f64());
+    let response = match answer {
         Ok((id, frame)) => codec::decode_response::<ProduceRequest>(frame, version, id).map_err(|source| {
             wrap(crate::net::ConnectionError::Codec {
                 addr: "(produce response)".to_owned(),

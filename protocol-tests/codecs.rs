@@ -45,17 +45,7 @@ fn as_py(batch: &RecordBatch) -> Vec<PyRecord> {
     decode_records(batch)
         .unwrap()
         .into_iter()
-        .map(|r| PyRecord {
-            key: r.key.as_deref().map(hex),
-            value: r.value.as_deref().map(hex),
-            headers: r
-                .headers
-                .iter()
-                .map(|(k, v)| (String::from_utf8(k.to_vec()).unwrap(), v.as_deref().map(hex)))
-                .collect(),
-            timestamp: Some(batch.base_timestamp() + r.timestamp_delta),
-            ..PyRecord::default()
-        })
+        .map(|r| PyRecord::from_record(&r, batch.base_timestamp()))
         .collect()
 }
 

@@ -8,8 +8,8 @@ use kmirror::testkit::FakeBroker;
 use kmirror::testkit::batches::data_batch;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::eventually;
 use crate::support::kmirror::Kmirror;
+use crate::support::{eventually, mm2_properties};
 
 async fn get(addr: &str, path: &str) -> (u16, String) {
     let mut s = tokio::net::TcpStream::connect(addr)
@@ -34,16 +34,7 @@ async fn metrics_health_and_readiness_are_served() {
         }
     }
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("mm2.properties");
-    std::fs::write(
-        &config,
-        format!(
-            "clusters = source, target\nsource.bootstrap.servers = {}\ntarget.bootstrap.servers = {}\nsource->target.enabled = true\n",
-            source.addr(),
-            target.addr()
-        ),
-    )
-    .unwrap();
+    let config = mm2_properties(dir.path(), &source.addr(), &target.addr(), "");
     let k = Kmirror::run_with(&config, dir.path(), &["--metrics-addr", "127.0.0.1:0"]);
     let addr = eventually(
         "the metrics address in the log",

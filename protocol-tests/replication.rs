@@ -12,35 +12,13 @@ use kmirror::cluster::{Cluster, OffsetSpec};
 use kmirror::config::ClientConfig;
 use serde_json::json;
 
-use crate::support::hex;
 use crate::support::kmirror::Kmirror;
 use crate::support::pyclient::{self, PyRecord};
 use crate::support::tansu::TansuBroker;
+use crate::support::{hex, mm2_properties};
 
 fn write_config(dir: &Path, source: &TansuBroker, target: &TansuBroker) -> std::path::PathBuf {
-    write_config_with(dir, source, target, "")
-}
-
-fn write_config_with(
-    dir: &Path,
-    source: &TansuBroker,
-    target: &TansuBroker,
-    extra: &str,
-) -> std::path::PathBuf {
-    let path = dir.join("mm2.properties");
-    let text = format!(
-        "clusters = source, target\n\
-         source.bootstrap.servers = {}\n\
-         target.bootstrap.servers = {}\n\
-         source->target.enabled = true\n\
-         source->target.topics = .*\n\
-         refresh.topics.interval.seconds = 1\n\
-         {extra}\n",
-        source.addr(),
-        target.addr()
-    );
-    std::fs::write(&path, text).unwrap();
-    path
+    mm2_properties(dir, &source.addr(), &target.addr(), "source->target.topics = .*")
 }
 
 async fn cluster(b: &TansuBroker) -> std::sync::Arc<Cluster> {
@@ -199,7 +177,12 @@ async fn kill_9_loses_nothing_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     // Offsets become durable every 3 s and kmirror is killed after 0.7 to 2.5 s: most restarts
     // find records on the target that the log does not know about.
-    let config = write_config_with(dir.path(), &source, &target, "offset.flush.interval.ms = 3000");
+    let config = mm2_properties(
+        dir.path(),
+        &source.addr(),
+        &target.addr(),
+        "offset.flush.interval.ms = 3000",
+    );
     pyclient::create_topic(&source.addr(), "seq", 3).await;
     let (src, dst) = (cluster(&source).await, cluster(&target).await);
 

@@ -15,7 +15,7 @@ use kmirror::testkit::batches::{data_batch, producer_batch};
 use kmirror::testkit::{FakeBroker, Fault};
 use tokio::sync::watch;
 
-use crate::support::eventually;
+use crate::support::{eventually, mm2_properties};
 
 struct Running {
     shutdown: watch::Sender<bool>,
@@ -25,16 +25,8 @@ struct Running {
 
 fn start(source: &FakeBroker, target: &FakeBroker) -> Running {
     let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "clusters = source, target\n\
-         source.bootstrap.servers = {}\n\
-         target.bootstrap.servers = {}\n\
-         source->target.enabled = true\n\
-         refresh.topics.interval.seconds = 1\n",
-        source.addr(),
-        target.addr()
-    );
-    let mut config = kmirror::config::from_properties_str(&text, "test").unwrap();
+    let path = mm2_properties(dir.path(), &source.addr(), &target.addr(), "");
+    let mut config = kmirror::config::load(&path).unwrap();
     config.state_dir = dir.path().join("state");
     let (shutdown, rx) = watch::channel(false);
     let task = tokio::spawn(kmirror::replication::engine::run(config, rx));
@@ -312,16 +304,7 @@ async fn check_reports_target_topics_that_would_rewrite_batches() {
     target.set_topic_config("source.t", "message.timestamp.type", "LogAppendTime");
     target.set_topic_config("source.t", "compression.type", "gzip");
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("mm2.properties");
-    std::fs::write(
-        &config,
-        format!(
-            "clusters = source, target\nsource.bootstrap.servers = {}\ntarget.bootstrap.servers = {}\nsource->target.enabled = true\n",
-            source.addr(),
-            target.addr()
-        ),
-    )
-    .unwrap();
+    let config = mm2_properties(dir.path(), &source.addr(), &target.addr(), "");
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_kmirror"))
         .args(["check", "--config"])
         .arg(&config)

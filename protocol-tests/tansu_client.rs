@@ -13,7 +13,7 @@ use kmirror::protocol::records::{BatchSpec, Record, decode_records, encode_batch
 
 use crate::support::pyclient::{self, PyRecord};
 use crate::support::tansu::TansuBroker;
-use crate::support::{eventually, hex, topic};
+use crate::support::{eventually, topic};
 
 fn records(tag: &str, n: usize) -> Vec<Record> {
     (0..n)
@@ -130,15 +130,8 @@ async fn produce_list_offsets_fetch_round_trip() {
         .enumerate()
         .map(|(i, r)| PyRecord {
             offset: i as i64,
-            key: r.key.as_deref().map(hex),
-            value: r.value.as_deref().map(hex),
-            headers: r
-                .headers
-                .iter()
-                .map(|(k, v)| (String::from_utf8(k.to_vec()).unwrap(), v.as_deref().map(hex)))
-                .collect(),
             timestamp_type: 1,
-            timestamp: Some(1_700_000_000_000 + r.timestamp_delta),
+            ..PyRecord::from_record(r, 1_700_000_000_000)
         })
         .collect();
     assert_eq!(read, expected);

@@ -19,6 +19,22 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Writes `<dir>/mm2.properties`: clusters `source` and `target` at the given addresses, the
+/// flow source->target enabled, topics discovered every second, then `extra` lines.
+pub fn mm2_properties(dir: &std::path::Path, source: &str, target: &str, extra: &str) -> PathBuf {
+    let path = dir.join("mm2.properties");
+    let text = format!(
+        "clusters = source, target\n\
+         source.bootstrap.servers = {source}\n\
+         target.bootstrap.servers = {target}\n\
+         source->target.enabled = true\n\
+         refresh.topics.interval.seconds = 1\n\
+         {extra}\n"
+    );
+    std::fs::write(&path, text).expect("write the config");
+    path
+}
+
 /// A unique topic name per test.
 pub fn topic(prefix: &str) -> String {
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -20,6 +20,25 @@ pub struct PyRecord {
     pub timestamp: Option<i64>,
 }
 
+impl PyRecord {
+    /// How the Python client shows a record decoded by kmirror (`base_timestamp` is its
+    /// batch's).
+    pub fn from_record(r: &kmirror::protocol::records::Record, base_timestamp: i64) -> Self {
+        let hex = super::hex;
+        Self {
+            key: r.key.as_deref().map(hex),
+            value: r.value.as_deref().map(hex),
+            headers: r
+                .headers
+                .iter()
+                .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.as_deref().map(hex)))
+                .collect(),
+            timestamp: Some(base_timestamp + r.timestamp_delta),
+            ..Self::default()
+        }
+    }
+}
+
 fn run(command: &str, request: Value) -> Value {
     let python = super::tools_dir().join("venv").join("bin").join("python");
     assert!(

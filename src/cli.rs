@@ -42,6 +42,16 @@ pub enum Command {
         #[arg(long, short = 'c')]
         config: PathBuf,
     },
+    /// Read a running kmirror's metrics endpoint twice and print, per flow, the topics and
+    /// partitions replicated, the lag in records, the rate and the time to lag 0.
+    Status {
+        /// The address given to `run --metrics-addr`.
+        #[arg(long)]
+        metrics_addr: String,
+        /// Time between the two reads, for the rate.
+        #[arg(long, default_value_t = 2000)]
+        interval_ms: u64,
+    },
     /// Connect to a cluster and print its brokers, topics, partitions, leaders and offsets.
     Metadata {
         /// Bootstrap servers, `host:port[,host:port...]`.
@@ -79,6 +89,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run { config, metrics_addr } => run_flows(&config, metrics_addr).await,
         Command::Check { config } => check(&config).await,
+        Command::Status {
+            metrics_addr,
+            interval_ms,
+        } => status(&metrics_addr, interval_ms).await,
         Command::Metadata { bootstrap } => metadata(&bootstrap).await,
         Command::Inspect {
             bootstrap,
@@ -322,4 +336,59 @@ async fn check(path: &Path) -> anyhow::Result<()> {
         }
         anyhow::bail!("{} problem(s) found", problems.len())
     }
+}
+
+/// `GET /metrics` from a kmirror endpoint (HTTP/1.1, one request, at most 64 MiB of answer).
+async fn scrape(addr: &str) -> anyhow::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let fetch = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await?;
+        s.write_all(format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+            .await?;
+        let mut raw = Vec::new();
+        let _ = s.take(64 << 20).read_to_end(&mut raw).await?;
+        anyhow::Ok(raw)
+    };
+    let raw = tokio::time::timeout(std::time::Duration::from_secs(10), fetch)
+        .await
+        .map_err(|_| anyhow::anyhow!("{addr}: no answer within 10 s"))?
+        .map_err(|e| anyhow::anyhow!("{addr}: {e}"))?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| anyhow::anyhow!("{addr}: not an HTTP response"))?;
+    anyhow::ensure!(
+        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+        "{addr}: {}",
+        head.lines().next().unwrap_or("")
+    );
+    Ok(body.to_owned())
+}
+
+async fn status(addr: &str, interval_ms: u64) -> anyhow::Result<()> {
+    use crate::observe::status::{parse_samples, summarize};
+    let before = parse_samples(&scrape(addr).await?);
+    let started = tokio::time::Instant::now();
+    tokio::time::sleep(std::time::Duration::from_millis(interval_ms)).await;
+    let after = parse_samples(&scrape(addr).await?);
+    let flows = summarize(&before, &after, started.elapsed().as_secs_f64());
+    println!(
+        "{:<24} {:>6} {:>10} {:>12} {:>12} {:>10}",
+        "flow", "topics", "partitions", "lag", "records/s", "eta"
+    );
+    for f in &flows {
+        let eta = match f.eta_seconds {
+            Some(0.0) => "caught up".to_owned(),
+            Some(s) => format!("{:.0} s", s.ceil()),
+            None => "-".to_owned(),
+        };
+        println!(
+            "{:<24} {:>6} {:>10} {:>12} {:>12.0} {:>10}",
+            f.flow, f.topics, f.partitions, f.lag_records, f.records_per_second, eta
+        );
+    }
+    if flows.is_empty() {
+        println!("(no partition is being replicated yet)");
+    }
+    Ok(())
 }

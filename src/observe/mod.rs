@@ -3,6 +3,7 @@
 //! assigned). Metric names live in [`crate::metrics`].
 
 mod http;
+pub mod status;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

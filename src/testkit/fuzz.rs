@@ -28,6 +28,7 @@ pub const TARGETS: &[&str] = &[
     "renumber_batch",
     "config_parse",
     "http_request",
+    "metrics_text",
 ];
 
 /// The decompression limit of the `renumber_batch` target: small, so that inputs which
@@ -44,6 +45,7 @@ pub fn run(target: &str, data: &[u8]) {
         "renumber_batch" => renumber_batch(data),
         "config_parse" => config_parse(data),
         "http_request" => http_request(data),
+        "metrics_text" => metrics_text(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -342,6 +344,16 @@ fn offsets_log_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
 pub fn http_request(data: &[u8]) {
     if crate::observe::parse_request(data).is_some() {
         assert!(data.starts_with(b"GET "));
+    }
+}
+
+/// The Prometheus text `kmirror status` reads: samples or nothing, never a panic; the summary
+/// of whatever parsed has no negative lag or rate.
+pub fn metrics_text(data: &[u8]) {
+    use crate::observe::status::{parse_samples, summarize};
+    let samples = parse_samples(&String::from_utf8_lossy(data));
+    for f in summarize(&samples, &samples, 1.0) {
+        assert!(f.lag_records >= 0.0 && f.records_per_second >= 0.0);
     }
 }
 

@@ -1,18 +1,12 @@
-//! The error a kmirror operation reports at the top: which side failed and why. Module
-//! errors (`ConnectionError`, `ClusterError`, `BatchError`, ...) carry the detail; this type
-//! adds the side so that an operator knows which cluster to look at.
-
-use thiserror::Error;
-
-use crate::cluster::ClusterError;
-use crate::protocol::batch::BatchError;
+//! What errors at the top have in common: which side of a flow they concern, so that an
+//! operator knows which cluster to look at. Module errors (`ConnectionError`, `ClusterError`,
+//! `ReplicationError`, ...) carry the detail.
 
 /// Which end of a replication flow an error concerns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
     Source,
     Target,
-    Local,
 }
 
 impl std::fmt::Display for Side {
@@ -20,34 +14,6 @@ impl std::fmt::Display for Side {
         f.write_str(match self {
             Self::Source => "source",
             Self::Target => "target",
-            Self::Local => "local",
         })
-    }
-}
-
-#[derive(Debug, Error)]
-#[non_exhaustive]
-pub enum Error {
-    #[error("{side}: {source}")]
-    Cluster {
-        side: Side,
-        #[source]
-        source: ClusterError,
-    },
-    #[error("{side}: {topic}-{partition}: {source}")]
-    Batch {
-        side: Side,
-        topic: String,
-        partition: i32,
-        #[source]
-        source: BatchError,
-    },
-}
-
-impl Error {
-    pub fn side(&self) -> Side {
-        match self {
-            Self::Cluster { side, .. } | Self::Batch { side, .. } => *side,
-        }
     }
 }

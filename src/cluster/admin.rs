@@ -97,7 +97,8 @@ pub fn process_create_partitions_response(
 }
 
 impl Cluster {
-    fn request_error(&self, what: String, issue: ResponseIssue) -> ClusterError {
+    /// A cluster-level request's error, naming what was asked.
+    pub(super) fn request_error(&self, what: String, issue: ResponseIssue) -> ClusterError {
         let (error, message) = match issue {
             ResponseIssue::Error { code, message } => (code, message),
             ResponseIssue::Missing => (

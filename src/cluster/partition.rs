@@ -517,20 +517,8 @@ impl Cluster {
             .request(&request)
             .await
             .map_err(|e| self.connection_error(e))?;
-        process_create_topics_response(&r, name).map_err(|issue| match issue {
-            ResponseIssue::Error { code, message } => ClusterError::Request {
-                cluster: self.name.clone(),
-                what: format!("creating topic {name}"),
-                error: code,
-                message,
-            },
-            ResponseIssue::Missing => ClusterError::Request {
-                cluster: self.name.clone(),
-                what: format!("creating topic {name}"),
-                error: ErrorCode(-1),
-                message: Some("the response does not mention the topic".to_owned()),
-            },
-        })?;
+        process_create_topics_response(&r, name)
+            .map_err(|i| self.request_error(format!("creating topic {name}"), i))?;
         let _ = self.refresh_topics(&[name.to_owned()]).await;
         Ok(())
     }

@@ -12,6 +12,10 @@ use super::producer::Producer;
 use crate::cluster::{BrokerMetadata, Cluster, ClusterError, FetchOptions};
 use crate::offsets::OffsetsWriter;
 
+/// A batch never exceeds the broker's message.max.bytes (1 MiB by default, rarely above
+/// 100 MiB); one that decompresses to more than this is refused as a bomb.
+pub(crate) const MAX_UNCOMPRESSED_BATCH_BYTES: usize = 256 * 1024 * 1024;
+
 #[derive(Debug)]
 pub(crate) struct FlowContext {
     pub(crate) name: String,
@@ -20,54 +24,19 @@ pub(crate) struct FlowContext {
     pub(crate) offsets: OffsetsWriter,
     pub(crate) fetch_options: FetchOptions,
     pub(crate) max_in_flight: usize,
-    pub(crate) produce_timeout: Duration,
-    pub(crate) max_uncompressed_batch_bytes: usize,
-    pub(crate) fail_on_gapped: bool,
-    pub(crate) drain_timeout: Duration,
-    pub(crate) budget: Arc<Semaphore>,
-    pub(crate) budget_bytes: usize,
-    pub(crate) shutdown: watch::Receiver<bool>,
-    fetchers: Mutex<HashMap<String, Fetcher>>,
-    producers: Mutex<HashMap<String, Producer>>,
-}
-
-/// Everything a [`FlowContext`] is built from.
-#[derive(Debug)]
-pub(crate) struct FlowParts {
-    pub(crate) name: String,
-    pub(crate) source: Arc<Cluster>,
-    pub(crate) target: Arc<Cluster>,
-    pub(crate) offsets: OffsetsWriter,
-    pub(crate) fetch_options: FetchOptions,
-    pub(crate) max_in_flight: usize,
     pub(crate) fail_on_gapped: bool,
     pub(crate) budget: Arc<Semaphore>,
     pub(crate) budget_bytes: usize,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// The fetch loop per source broker and produce loop per target broker, by address.
+    pub(crate) fetchers: Mutex<HashMap<String, Fetcher>>,
+    pub(crate) producers: Mutex<HashMap<String, Producer>>,
 }
 
 impl FlowContext {
-    pub(crate) fn new(p: FlowParts) -> Self {
-        let produce_timeout = p.target.config().request_timeout;
-        Self {
-            name: p.name,
-            source: p.source,
-            target: p.target,
-            offsets: p.offsets,
-            fetch_options: p.fetch_options,
-            max_in_flight: p.max_in_flight,
-            produce_timeout,
-            // A batch never exceeds the broker's message.max.bytes (1 MiB default, rarely
-            // above 100 MiB); a decompressed one larger than this is refused as a bomb.
-            max_uncompressed_batch_bytes: 256 * 1024 * 1024,
-            fail_on_gapped: p.fail_on_gapped,
-            drain_timeout: produce_timeout,
-            budget: p.budget,
-            budget_bytes: p.budget_bytes,
-            shutdown: p.shutdown,
-            fetchers: Mutex::new(HashMap::new()),
-            producers: Mutex::new(HashMap::new()),
-        }
+    /// How long a produce may take, and so how long a stopping partition waits for acks.
+    pub(crate) fn produce_timeout(&self) -> Duration {
+        self.target.config().request_timeout
     }
 
     pub(crate) fn is_shutting_down(&self) -> bool {
@@ -130,7 +99,7 @@ impl FlowContext {
                 self.target.clone(),
                 addr.clone(),
                 self.max_in_flight,
-                self.produce_timeout,
+                self.produce_timeout(),
             )
         };
         let producer = producers

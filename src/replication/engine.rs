@@ -11,7 +11,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::ReplicationError;
-use super::context::{FlowContext, FlowParts};
+use super::context::FlowContext;
 use super::partition::PartitionTask;
 use super::topics;
 use crate::cluster::{Cluster, FetchOptions, IsolationLevel};
@@ -64,7 +64,7 @@ pub async fn run_with(
     let mut tasks = JoinSet::new();
     let planned = Arc::new(AtomicUsize::new(0));
     for flow in &config.flows {
-        let ctx = Arc::new(FlowContext::new(FlowParts {
+        let ctx = Arc::new(FlowContext {
             name: flow.name(),
             source: clusters[&flow.source].clone(),
             target: clusters[&flow.target].clone(),
@@ -81,7 +81,9 @@ pub async fn run_with(
             budget: budget.clone(),
             budget_bytes: config.memory_budget_bytes.max(1),
             shutdown: stop.clone(),
-        }));
+            fetchers: Default::default(),
+            producers: Default::default(),
+        });
         let states: BTreeMap<PartitionKey, PartitionState> = stored
             .iter()
             .filter(|(k, _)| k.flow == ctx.name)

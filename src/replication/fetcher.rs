@@ -7,7 +7,7 @@
 //! fetch returns as soon as any partition has data (min_bytes 1), so a busy partition is never
 //! held back by idle ones for longer than one round trip.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
@@ -102,11 +102,11 @@ async fn run(cluster: Arc<Cluster>, addr: String, options: FetchOptions, mut rx:
             asks.push(more);
         }
         // A partition appears once per request; a second ask for it waits for the next round.
-        let mut seen = HashMap::new();
+        let mut seen = HashSet::new();
         let mut later = Vec::new();
         let mut now = Vec::with_capacity(asks.len());
         for ask in asks {
-            if seen.insert((ask.topic.clone(), ask.partition), ()).is_some() {
+            if !seen.insert((ask.topic.clone(), ask.partition)) {
                 later.push(ask);
             } else {
                 now.push(ask);

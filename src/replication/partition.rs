@@ -23,9 +23,11 @@ use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, oneshot, watch};
 
 use super::classify::{AbortedFilter, Action, classify};
-use super::context::FlowContext;
+use super::context::{FlowContext, MAX_UNCOMPRESSED_BATCH_BYTES};
 use super::error::ReplicationError;
+use super::fetcher::Fetcher;
 use super::producer::AckResult;
+use super::producer::Producer;
 use crate::cluster::{Backoff, ClusterError, OffsetSpec};
 use crate::error::Side;
 use crate::metrics;
@@ -228,7 +230,8 @@ impl PartitionTask {
             },
             queue: VecDeque::new(),
             fetch_offset: frontier.resume_offset,
-            replay_target: target_end - replay.remaining(),
+            fetcher: None,
+            producer: None,
         };
         let end = session.pump(frontier, &mut replay, shutdown).await;
         // Settle what is in flight before the next session reads the target's end offset:
@@ -252,8 +255,10 @@ struct Session<'a> {
     identity: ProducerIdentity,
     queue: VecDeque<Item>,
     fetch_offset: i64,
-    /// Target offset of the next record a replayed (already written) batch starts at.
-    replay_target: i64,
+    /// The loops of the partitions' leaders, looked up once and kept while they serve: a
+    /// fetch error drops the fetcher, a produce error ends the session.
+    fetcher: Option<Fetcher>,
+    producer: Option<Producer>,
 }
 
 impl Session<'_> {
@@ -281,7 +286,11 @@ impl Session<'_> {
                     return Ok(End::Recover(cause));
                 }
             }
-            let fetcher = ctx.fetcher_for(&t.source_topic, t.partition).await;
+            let fetcher = match &self.fetcher {
+                Some(f) => Ok(f.clone()),
+                None => ctx.fetcher_for(&t.source_topic, t.partition).await,
+            };
+            self.fetcher = fetcher.as_ref().ok().cloned();
             let fetched = tokio::select! {
                 r = async {
                     match fetcher {
@@ -301,6 +310,7 @@ impl Session<'_> {
                 }
                 Err(e) if e.is_retriable() => {
                     tracing::debug!(partition = %t.describe(), error = %e, "fetch failed, retrying");
+                    self.fetcher = None;
                     if e.needs_metadata_refresh() {
                         let _ = ctx.source.refresh_topics(&[t.source_topic.to_string()]).await;
                     }
@@ -355,7 +365,7 @@ impl Session<'_> {
     ) -> Result<(), ReplicationError> {
         let t = self.task;
         let ctx = &t.ctx;
-        let limit = ctx.max_uncompressed_batch_bytes;
+        let limit = MAX_UNCOMPRESSED_BATCH_BYTES;
         let decode_err = |source| ReplicationError::Renumber {
             partition: t.describe(),
             offset: batch.base_offset(),
@@ -383,12 +393,11 @@ impl Session<'_> {
                     .collect()
             };
             let written = replay.remaining().min(offsets.len() as i64) as usize;
-            if written > 0 {
-                let target_base = replay
+            if written > 0
+                && let Some(target_base) = replay
                     .already_written(written as i32)
                     .map_err(|source| t.offsets_error(source))?
-                    .unwrap_or(self.replay_target);
-                self.replay_target = target_base + written as i64;
+            {
                 // A source broker may group records into other batches than before the
                 // restart; then only the first part of this one is on the target.
                 let end = offsets.get(written).copied().unwrap_or(source_next);
@@ -454,7 +463,12 @@ impl Session<'_> {
             None => record_count - (i32::MAX - self.identity.base_sequence) - 1,
         };
         let budget = ctx.reserve(rewritten.len()).await;
-        let ack = match ctx.producer_for(&t.target_topic, t.partition).await {
+        let producer = match &self.producer {
+            Some(p) => Ok(p.clone()),
+            None => ctx.producer_for(&t.target_topic, t.partition).await,
+        };
+        self.producer = producer.as_ref().ok().cloned();
+        let ack = match producer {
             Ok(p) => p.produce(&t.target_topic, t.partition, rewritten).await,
             Err(e) => {
                 let (tx, rx) = oneshot::channel();
@@ -580,7 +594,7 @@ impl Session<'_> {
     /// acknowledged prefix is logged; from the first failure on, acks are only waited for (the
     /// next session reconciles them from the target's end offset).
     async fn drain(&mut self, frontier: &mut Frontier, mut failed: bool) -> Result<(), ReplicationError> {
-        let deadline = tokio::time::Instant::now() + self.task.ctx.drain_timeout;
+        let deadline = tokio::time::Instant::now() + self.task.ctx.produce_timeout();
         while !failed && !self.queue.is_empty() {
             match tokio::time::timeout_at(deadline, self.settle(frontier, true)).await {
                 Ok(Ok(None)) => {}

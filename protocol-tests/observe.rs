@@ -11,6 +11,21 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::support::kmirror::Kmirror;
 use crate::support::{eventually, mm2_properties};
 
+/// The endpoint's address as `run` logs it.
+async fn logged_metrics_addr(k: &Kmirror) -> String {
+    eventually(
+        "the metrics address in the log",
+        Duration::from_secs(20),
+        || async {
+            let log = k.log();
+            let at = log.find("metrics on http://")? + "metrics on http://".len();
+            let rest = &log[at..];
+            Some(rest[..rest.find("/metrics")?].to_owned())
+        },
+    )
+    .await
+}
+
 async fn get(addr: &str, path: &str) -> (u16, String) {
     let mut s = tokio::net::TcpStream::connect(addr)
         .await
@@ -36,17 +51,7 @@ async fn metrics_health_and_readiness_are_served() {
     let dir = tempfile::tempdir().unwrap();
     let config = mm2_properties(dir.path(), &source.addr(), &target.addr(), "");
     let k = Kmirror::run_with(&config, dir.path(), &["--metrics-addr", "127.0.0.1:0"]);
-    let addr = eventually(
-        "the metrics address in the log",
-        Duration::from_secs(20),
-        || async {
-            let log = k.log();
-            let at = log.find("metrics on http://")? + "metrics on http://".len();
-            let rest = &log[at..];
-            Some(rest[..rest.find("/metrics")?].to_owned())
-        },
-    )
-    .await;
+    let addr = logged_metrics_addr(&k).await;
 
     assert_eq!(get(&addr, "/healthz").await.0, 200);
     eventually("readiness", Duration::from_secs(20), || async {
@@ -69,6 +74,10 @@ async fn metrics_health_and_readiness_are_served() {
         "kmirror_in_flight_bytes",
         "kmirror_memory_budget_bytes 268435456",
         r#"kmirror_partition_lag_records{flow="source->target",topic="t",partition="1"} 0"#,
+        r#"kmirror_partition_lag_seconds{flow="source->target",topic="t",partition="1"} 0"#,
+        r#"kmirror_connections_open{cluster="source"} 1"#,
+        r#"kmirror_connections_open{cluster="target"} 1"#,
+        "kmirror_offset_store_age_seconds",
     ];
     // Acks are settled by the partition tasks between fetches: wait until every series is in.
     let metrics = eventually("every metric series", Duration::from_secs(20), || async {
@@ -101,5 +110,37 @@ async fn metrics_health_and_readiness_are_served() {
     let cells: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(&cells[1..4], &["1", "2", "0"], "{table}");
     assert!(row.ends_with("caught up"), "{table}");
+    k.stop_cleanly().await;
+}
+
+/// The endpoint from the config file's `metrics.addr`, with partition-level series turned off:
+/// lag is reported per flow and topic, and no series carries a partition label.
+#[tokio::test]
+async fn config_keys_serve_metrics_and_aggregate_lag_per_topic() {
+    let (source, target) = (FakeBroker::start().await, FakeBroker::start().await);
+    source.create_topic("t", 3);
+    for p in 0..3 {
+        source.append_raw("t", p, data_batch(0, 4, 10, Compression::None).into_bytes());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = mm2_properties(
+        dir.path(),
+        &source.addr(),
+        &target.addr(),
+        "metrics.addr = 127.0.0.1:0\npartition.metrics = false\nprogress.interval.ms = 200\n",
+    );
+    let k = Kmirror::run_with(&config, dir.path(), &[]);
+    let addr = logged_metrics_addr(&k).await;
+    let topic_lag = [
+        r#"kmirror_topic_lag_records{flow="source->target",topic="t"} 0"#,
+        r#"kmirror_topic_lag_seconds{flow="source->target",topic="t"} 0"#,
+    ];
+    let metrics = eventually("lag 0 per topic", Duration::from_secs(20), || async {
+        let (status, body) = get(&addr, "/metrics").await;
+        (status == 200 && topic_lag.iter().all(|n| body.contains(n))).then_some(body)
+    })
+    .await;
+    assert!(!metrics.contains("partition=\""), "{metrics}");
+    assert!(!metrics.contains("kmirror_partition_lag"), "{metrics}");
     k.stop_cleanly().await;
 }

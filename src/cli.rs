@@ -32,7 +32,8 @@ pub enum Command {
         #[arg(long, short = 'c')]
         config: PathBuf,
         /// Serve Prometheus metrics on `http://ADDR/metrics`, with `/healthz` and `/readyz`
-        /// (e.g. `0.0.0.0:9644`; port 0 picks a free port, which is logged).
+        /// (e.g. `0.0.0.0:9644`; port 0 picks a free port, which is logged). Overrides the
+        /// config file's `metrics_addr`.
         #[arg(long)]
         metrics_addr: Option<std::net::SocketAddr>,
     },
@@ -237,7 +238,7 @@ async fn run_flows(path: &Path, metrics_addr: Option<std::net::SocketAddr>) -> a
     let shutdown = shutdown_signal()?;
     let config = load(path)?;
     let readiness = crate::observe::Readiness::default();
-    if let Some(addr) = metrics_addr {
+    if let Some(addr) = metrics_addr.or(config.metrics_addr) {
         let bound = crate::observe::serve(addr, readiness.clone())
             .await
             .map_err(|e| anyhow::anyhow!("--metrics-addr {addr}: {e}"))?;

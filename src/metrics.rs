@@ -19,6 +19,20 @@ pub const BYTES_SENT: &str = "kmirror_bytes_sent_total";
 /// Records on the source partition not replicated yet: the source's last stable offset (what a
 /// read_committed fetch can see) minus kmirror's next fetch offset, after each fetch.
 pub const PARTITION_LAG_RECORDS: &str = "kmirror_partition_lag_records";
+/// Age of the oldest record fetched and not yet acknowledged by the target: now minus the first
+/// timestamp in the 61-byte header of the oldest unacknowledged batch (its max timestamp for
+/// LogAppendTime batches); 0 once everything visible is acknowledged.
+pub const PARTITION_LAG_SECONDS: &str = "kmirror_partition_lag_seconds";
+/// With `partition_metrics = false`: the partition lags of a topic summed (records) or their
+/// maximum (seconds), labelled by flow and topic only.
+pub const TOPIC_LAG_RECORDS: &str = "kmirror_topic_lag_records";
+pub const TOPIC_LAG_SECONDS: &str = "kmirror_topic_lag_seconds";
+/// Seconds since the last durable sync of the offset store while entries wait to be synced, 0
+/// when nothing waits; updated by the writer thread at every entry and flush interval.
+pub const OFFSET_STORE_AGE: &str = "kmirror_offset_store_age_seconds";
+/// Broker connections kmirror holds, per cluster (a connection that died is counted until
+/// kmirror next uses that broker and finds it dead, when it also counts a connection error).
+pub const CONNECTIONS_OPEN: &str = "kmirror_connections_open";
 /// Time from sending a Fetch request to its response, per source cluster.
 pub const FETCH_LATENCY: &str = "kmirror_fetch_latency_seconds";
 /// Time from sending a Produce request to its response, per target cluster.
@@ -32,9 +46,39 @@ pub const BUDGET_BYTES: &str = "kmirror_memory_budget_bytes";
 /// Partition sessions restarted from the acknowledged position after a produce failure.
 pub const PARTITION_RECOVERIES: &str = "kmirror_partition_recoveries_total";
 
+/// Every metric name declared here, for the tests that check the README table and the
+/// Grafana dashboard against the code.
+pub const ALL: &[&str] = &[
+    CONNECTIONS_OPENED,
+    CONNECTION_ERRORS,
+    CONNECTIONS_OPEN,
+    METADATA_REFRESHES,
+    BATCHES,
+    BATCHES_RESHAPED,
+    RECORDS_SENT,
+    BYTES_SENT,
+    PARTITION_LAG_RECORDS,
+    PARTITION_LAG_SECONDS,
+    TOPIC_LAG_RECORDS,
+    TOPIC_LAG_SECONDS,
+    FETCH_LATENCY,
+    PRODUCE_LATENCY,
+    REPLICATION_LATENCY,
+    IN_FLIGHT_BYTES,
+    BUDGET_BYTES,
+    PARTITION_RECOVERIES,
+    OFFSET_STORE_AGE,
+];
+
 pub(crate) fn connection_opened(cluster: &str, broker: &str) {
     metrics::counter!(CONNECTIONS_OPENED, "cluster" => cluster.to_owned(), "broker" => broker.to_owned())
         .increment(1);
+    metrics::gauge!(CONNECTIONS_OPEN, "cluster" => cluster.to_owned()).increment(1.0);
+}
+
+/// A connection kmirror held is gone (found dead, or closed).
+pub(crate) fn connection_closed(cluster: &str) {
+    metrics::gauge!(CONNECTIONS_OPEN, "cluster" => cluster.to_owned()).decrement(1.0);
 }
 
 pub(crate) fn connection_error(cluster: &str, broker: &str, kind: &'static str) {
@@ -73,14 +117,24 @@ pub(crate) fn partition_recovered(flow: &str, topic: &str) {
         .increment(1);
 }
 
-pub(crate) fn partition_lag(flow: &str, topic: &str, partition: i32, records: i64) {
-    metrics::gauge!(
-        PARTITION_LAG_RECORDS,
-        "flow" => flow.to_owned(),
-        "topic" => topic.to_owned(),
-        "partition" => partition.to_string()
-    )
-    .set(records.max(0) as f64);
+pub(crate) fn partition_lag(flow: &str, topic: &str, partition: i32, records: i64, seconds: f64) {
+    let labels = [
+        ("flow", flow.to_owned()),
+        ("topic", topic.to_owned()),
+        ("partition", partition.to_string()),
+    ];
+    metrics::gauge!(PARTITION_LAG_RECORDS, &labels).set(records.max(0) as f64);
+    metrics::gauge!(PARTITION_LAG_SECONDS, &labels).set(seconds.max(0.0));
+}
+
+pub(crate) fn topic_lag(flow: &str, topic: &str, records: i64, seconds: f64) {
+    let labels = [("flow", flow.to_owned()), ("topic", topic.to_owned())];
+    metrics::gauge!(TOPIC_LAG_RECORDS, &labels).set(records.max(0) as f64);
+    metrics::gauge!(TOPIC_LAG_SECONDS, &labels).set(seconds.max(0.0));
+}
+
+pub(crate) fn offset_store_age(seconds: f64) {
+    metrics::gauge!(OFFSET_STORE_AGE).set(seconds);
 }
 
 pub(crate) fn fetch_latency(cluster: &str, seconds: f64) {
@@ -98,4 +152,68 @@ pub(crate) fn replication_latency(flow: &str, seconds: f64) {
 pub(crate) fn in_flight(bytes: usize, budget: usize) {
     metrics::gauge!(IN_FLIGHT_BYTES).set(bytes as f64);
     metrics::gauge!(BUDGET_BYTES).set(budget as f64);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo_file(name: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn every_metric_is_in_the_readme_table() {
+        let readme = repo_file("README.md");
+        for name in ALL {
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "{name} is not in the README's metrics table"
+            );
+        }
+    }
+
+    /// The dashboard only queries declared metrics (histograms through their `_bucket` series),
+    /// and covers lag, throughput, latency, memory, recoveries and connection errors.
+    #[test]
+    fn the_grafana_dashboard_queries_declared_metrics_only() {
+        let text = repo_file("config/grafana-dashboard.json");
+        let dashboard: serde_json::Value = serde_json::from_str(&text).expect("the dashboard is JSON");
+        let exprs: Vec<&str> = dashboard["panels"]
+            .as_array()
+            .expect("panels")
+            .iter()
+            .flat_map(|p| p["targets"].as_array().expect("targets"))
+            .map(|t| t["expr"].as_str().expect("expr"))
+            .collect();
+        let name = regex::Regex::new(r"kmirror_[a-z_]+").unwrap();
+        let mut queried = std::collections::BTreeSet::new();
+        for expr in &exprs {
+            for m in name.find_iter(expr) {
+                let base = m.as_str();
+                let base = base
+                    .strip_suffix("_bucket")
+                    .filter(|b| [FETCH_LATENCY, PRODUCE_LATENCY, REPLICATION_LATENCY].contains(b))
+                    .unwrap_or(base);
+                assert!(
+                    ALL.contains(&base),
+                    "the dashboard queries {base}, which src/metrics.rs does not declare"
+                );
+                let _ = queried.insert(base);
+            }
+        }
+        for needed in [
+            PARTITION_LAG_RECORDS,
+            PARTITION_LAG_SECONDS,
+            BYTES_SENT,
+            REPLICATION_LATENCY,
+            IN_FLIGHT_BYTES,
+            BUDGET_BYTES,
+            PARTITION_RECOVERIES,
+            CONNECTION_ERRORS,
+        ] {
+            assert!(queried.contains(needed), "the dashboard does not show {needed}");
+        }
+    }
 }

@@ -106,6 +106,7 @@ impl Cluster {
         if let Some(old) = slot.conn.take() {
             let kind = old.failure().map_or("closed", |e| e.kind());
             metrics::connection_error(&self.name, addr, kind);
+            metrics::connection_closed(&self.name);
         }
         if let Some(at) = slot.retry_at {
             tokio::time::sleep_until(at).await;
@@ -218,6 +219,7 @@ impl Cluster {
         for slot in slots {
             if let Some(conn) = slot.lock().await.conn.take() {
                 conn.close().await;
+                metrics::connection_closed(&self.name);
             }
         }
     }

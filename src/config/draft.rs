@@ -67,6 +67,10 @@ pub(crate) enum PolicyKind {
 pub(crate) struct Draft {
     pub(crate) state_dir: Keyed<PathBuf>,
     pub(crate) memory_budget_bytes: Num,
+    /// `host:port` of the metrics endpoint, as written.
+    pub(crate) metrics_addr: Keyed<Option<String>>,
+    pub(crate) partition_metrics: Keyed<bool>,
+    pub(crate) progress_interval: Num,
     pub(crate) clusters: Vec<ClusterDraft>,
     /// Enabled flows only.
     pub(crate) flows: Vec<FlowDraft>,

@@ -38,6 +38,8 @@ pub const DEFAULT_FETCH_MAX_BYTES: i32 = 50 * 1024 * 1024;
 pub const DEFAULT_FETCH_PARTITION_MAX_BYTES: i32 = 1024 * 1024;
 pub const DEFAULT_FETCH_MAX_WAIT: Duration = Duration::from_millis(500);
 pub const DEFAULT_OFFSET_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+pub const DEFAULT_PARTITION_METRICS: bool = true;
+pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(10);
 
 /// A whole configuration: clusters, the enabled flows between them, process settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +53,13 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// Bytes of fetched data in flight in the whole process.
     pub memory_budget_bytes: usize,
+    /// Where to serve `/metrics`, `/healthz` and `/readyz` (`run --metrics-addr` overrides).
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Whether lag is reported per partition; when off, per flow and topic (for deployments
+    /// with very many partitions).
+    pub partition_metrics: bool,
+    /// How often a catch-up logs its progress per flow.
+    pub progress_interval: Duration,
     /// Things worth telling the operator that do not stop kmirror (unknown keys, deprecated
     /// names), each naming the key and the file.
     pub warnings: Vec<String>,

@@ -44,6 +44,12 @@ struct File {
     #[serde(default = "default_memory_budget_bytes")]
     memory_budget_bytes: i64,
     #[serde(default)]
+    metrics_addr: Option<String>,
+    #[serde(default = "default_partition_metrics")]
+    partition_metrics: bool,
+    #[serde(default = "default_progress_interval_ms")]
+    progress_interval_ms: i64,
+    #[serde(default)]
     clusters: BTreeMap<String, ClusterFile>,
     #[serde(default)]
     flows: Vec<FlowFile>,
@@ -150,6 +156,12 @@ fn default_state_dir() -> PathBuf {
 fn default_memory_budget_bytes() -> i64 {
     model::DEFAULT_MEMORY_BUDGET_BYTES as i64
 }
+fn default_partition_metrics() -> bool {
+    model::DEFAULT_PARTITION_METRICS
+}
+fn default_progress_interval_ms() -> i64 {
+    ms(model::DEFAULT_PROGRESS_INTERVAL)
+}
 fn default_client_id() -> String {
     ClientConfig::default().client_id
 }
@@ -252,6 +264,9 @@ pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
     let draft = Draft {
         state_dir: Keyed::new("state_dir", file.state_dir),
         memory_budget_bytes: Num::new("memory_budget_bytes", file.memory_budget_bytes),
+        metrics_addr: Keyed::new("metrics_addr", file.metrics_addr),
+        partition_metrics: Keyed::new("partition_metrics", file.partition_metrics),
+        progress_interval: Num::new("progress_interval_ms", file.progress_interval_ms),
         clusters,
         flows,
         flow_hint: "add a [[flows]] table with a source and a target",

@@ -13,7 +13,10 @@ use super::filter::{DEFAULT_CONFIG_EXCLUDE, DEFAULT_TOPICS, DEFAULT_TOPICS_EXCLU
 use super::keys::{self, End, Mapped};
 use super::model::{self, GappedPolicy};
 use super::policy::DEFAULT_SEPARATOR;
-use super::properties::{Layout, MEMORY_BUDGET_BYTES, STATE_DIR, is_flow_key, is_top_level_key};
+use super::properties::{
+    Layout, MEMORY_BUDGET_BYTES, METRICS_ADDR, PARTITION_METRICS, PROGRESS_INTERVAL, STATE_DIR, is_flow_key,
+    is_top_level_key,
+};
 
 impl Layout {
     pub(super) fn draft(&self, report: &mut Report) -> Draft {
@@ -41,6 +44,25 @@ impl Layout {
                 MEMORY_BUDGET_BYTES.to_owned(),
                 self.top.get(MEMORY_BUDGET_BYTES).map(String::as_str),
                 model::DEFAULT_MEMORY_BUDGET_BYTES as i64,
+                false,
+            ),
+            metrics_addr: Keyed::new(METRICS_ADDR, self.top.get(METRICS_ADDR).cloned()),
+            partition_metrics: Keyed::new(
+                PARTITION_METRICS,
+                match self.top.get(PARTITION_METRICS).map(|v| keys::parse_bool(v)) {
+                    None => model::DEFAULT_PARTITION_METRICS,
+                    Some(Ok(b)) => b,
+                    Some(Err(e)) => {
+                        report.problem(PARTITION_METRICS, e);
+                        model::DEFAULT_PARTITION_METRICS
+                    }
+                },
+            ),
+            progress_interval: number(
+                report,
+                PROGRESS_INTERVAL.to_owned(),
+                self.top.get(PROGRESS_INTERVAL).map(String::as_str),
+                ms(model::DEFAULT_PROGRESS_INTERVAL),
                 false,
             ),
             clusters: self.aliases.iter().map(|a| self.cluster(report, a)).collect(),

@@ -30,6 +30,9 @@ fn reference_toml_gives_exactly_the_defaults() {
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     assert_eq!(c.state_dir, PathBuf::from(DEFAULT_STATE_DIR));
     assert_eq!(c.memory_budget_bytes, DEFAULT_MEMORY_BUDGET_BYTES);
+    assert_eq!(c.metrics_addr, None);
+    assert_eq!(c.partition_metrics, DEFAULT_PARTITION_METRICS);
+    assert_eq!(c.progress_interval, DEFAULT_PROGRESS_INTERVAL);
     let expected: BTreeMap<String, ClusterConfig> =
         [("source", "127.0.0.1:19092"), ("target", "127.0.0.1:19093")]
             .into_iter()
@@ -297,5 +300,42 @@ proptest! {
     ) {
         let text: String = lines.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
         let _ = from_properties_str(&text, "fuzz.properties");
+    }
+}
+
+#[test]
+fn observability_keys_in_both_formats() {
+    let flows = "[[flows]]\nsource = \"A\"\ntarget = \"B\"\n";
+    let c = from_toml_str(
+        &format!("metrics_addr = \"127.0.0.1:9644\"\npartition_metrics = false\nprogress_interval_ms = 2500\n{TOML_BASE}{flows}"),
+        "kmirror.toml",
+    )
+    .unwrap();
+    assert_eq!(c.metrics_addr, Some("127.0.0.1:9644".parse().unwrap()));
+    assert!(!c.partition_metrics);
+    assert_eq!(c.progress_interval, Duration::from_millis(2500));
+
+    let props =
+        "clusters = A, B\nA.bootstrap.servers = a:9092\nB.bootstrap.servers = b:9092\nA->B.enabled = true\n";
+    let p = from_properties_str(
+        &format!(
+            "{props}metrics.addr = 0.0.0.0:9000\npartition.metrics = false\nprogress.interval.ms = 2500\n"
+        ),
+        "mm2.properties",
+    )
+    .unwrap();
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    assert_eq!(p.metrics_addr, Some("0.0.0.0:9000".parse().unwrap()));
+    assert!(!p.partition_metrics);
+    assert_eq!(p.progress_interval, Duration::from_millis(2500));
+
+    let err = from_properties_str(
+        &format!("{props}metrics.addr = localhost\npartition.metrics = maybe\nprogress.interval.ms = 0\n"),
+        "mm2.properties",
+    )
+    .unwrap_err();
+    let all = err.problems.join("\n");
+    for key in ["`metrics.addr`", "`partition.metrics`", "`progress.interval.ms`"] {
+        assert!(all.contains(key), "{key} not in {all}");
     }
 }

@@ -20,6 +20,24 @@ pub(crate) fn validate(draft: Draft, mut report: Report) -> Result<Config, Confi
         r.problem(&draft.state_dir.key, "must not be empty");
     }
     let memory = int(r, &draft.memory_budget_bytes, 1, i64::MAX).and_then(|n| usize::try_from(n).ok());
+    let metrics_addr = draft
+        .metrics_addr
+        .value
+        .as_deref()
+        .and_then(|a| match a.trim().parse() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                r.problem(
+                    &draft.metrics_addr.key,
+                    format!(
+                        "`{a}` is not an address of the form HOST:PORT with an IP address (e.g. 0.0.0.0:9644)"
+                    ),
+                );
+                None
+            }
+        });
+    let progress_interval =
+        int(r, &draft.progress_interval, 100, 86_400_000).map(|ms| Duration::from_millis(ms as u64));
     // Every alias counts as known, valid or not, so that one bad cluster does not make each
     // of its flows report an unknown alias too.
     let known: Vec<String> = draft.clusters.iter().map(|c| c.alias.clone()).collect();
@@ -70,6 +88,9 @@ pub(crate) fn validate(draft: Draft, mut report: Report) -> Result<Config, Confi
         flows,
         state_dir: draft.state_dir.value,
         memory_budget_bytes: memory.unwrap_or_default(),
+        metrics_addr,
+        partition_metrics: draft.partition_metrics.value,
+        progress_interval: progress_interval.unwrap_or_default(),
         warnings,
     })
 }

@@ -45,11 +45,18 @@ impl OffsetsWriter {
             .spawn(move || {
                 let mut dirty = false;
                 let mut next_sync = Instant::now() + interval;
+                let mut last_sync = Instant::now();
                 let record = |e: &OffsetsError| {
                     tracing::error!(error = %e, "offset store failed");
                     *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
                 };
                 loop {
+                    let age = if dirty {
+                        last_sync.elapsed().as_secs_f64()
+                    } else {
+                        0.0
+                    };
+                    crate::metrics::offset_store_age(age);
                     let wait = next_sync.saturating_duration_since(Instant::now());
                     match rx.recv_timeout(wait) {
                         Ok(Msg::Log(key, entry)) => match store.append(&key, &entry) {
@@ -60,14 +67,17 @@ impl OffsetsWriter {
                             let r = store.sync();
                             if let Err(e) = &r {
                                 record(e);
+                            } else {
+                                last_sync = Instant::now();
                             }
                             dirty = false;
                             let _ = reply.send(r);
                         }
                         Err(RecvTimeoutError::Timeout) => {
                             if dirty {
-                                if let Err(e) = store.sync() {
-                                    record(&e);
+                                match store.sync() {
+                                    Ok(()) => last_sync = Instant::now(),
+                                    Err(e) => record(&e),
                                 }
                                 dirty = false;
                             }

@@ -9,6 +9,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use super::fetcher::Fetcher;
 use super::producer::Producer;
+use super::progress::FlowLag;
 use crate::cluster::{BrokerMetadata, Cluster, ClusterError, FetchOptions};
 use crate::offsets::OffsetsWriter;
 
@@ -28,6 +29,8 @@ pub(crate) struct FlowContext {
     pub(crate) budget: Arc<Semaphore>,
     pub(crate) budget_bytes: usize,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// Lag of every partition and records sent, for the lag metrics and the progress log.
+    pub(crate) lag: FlowLag,
     /// The fetch loop per source broker and produce loop per target broker, by address.
     pub(crate) fetchers: Mutex<HashMap<String, Fetcher>>,
     pub(crate) producers: Mutex<HashMap<String, Producer>>,

@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 use super::ReplicationError;
 use super::context::FlowContext;
 use super::partition::PartitionTask;
+use super::progress::{self, CatchUp, FlowLag, Report};
 use super::topics;
 use crate::cluster::{Cluster, FetchOptions, IsolationLevel};
 use crate::config::{Config, FlowConfig, GappedPolicy};
@@ -81,6 +82,7 @@ pub async fn run_with(
             budget: budget.clone(),
             budget_bytes: config.memory_budget_bytes.max(1),
             shutdown: stop.clone(),
+            lag: FlowLag::new(&flow.name(), config.partition_metrics),
             fetchers: Default::default(),
             producers: Default::default(),
         });
@@ -97,6 +99,7 @@ pub async fn run_with(
                 }
             }
         };
+        drop(tokio::spawn(log_progress(ctx.clone(), config.progress_interval)));
         drop(tasks.spawn(supervise(flow.clone(), ctx, states, stop_tx.clone(), on_planned)));
     }
 
@@ -220,4 +223,41 @@ async fn supervise(
         }
     }
     result
+}
+
+/// Logs a flow's catch-up every `interval`: percent of the lag measured when it began, rate
+/// and ETA; once when it is caught up, then nothing until it falls behind again.
+async fn log_progress(ctx: Arc<FlowContext>, interval: Duration) {
+    let mut stop = ctx.shutdown.clone();
+    let mut state = CatchUp::default();
+    let mut last = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let (lag, sent) = ctx.lag.totals();
+        let (next, report) = progress::step(state, lag, sent, last.elapsed().as_secs_f64());
+        (state, last) = (next, tokio::time::Instant::now());
+        match report {
+            Report::Quiet => {}
+            Report::CaughtUp => tracing::info!(flow = %ctx.name, "caught up: lag 0"),
+            Report::CatchingUp {
+                percent,
+                lag,
+                records_per_second,
+                eta_seconds,
+            } => {
+                let eta = eta_seconds.map_or_else(|| "unknown".to_owned(), |s| format!("{:.0}s", s.ceil()));
+                tracing::info!(
+                    flow = %ctx.name,
+                    done = %format_args!("{percent:.1}%"),
+                    lag,
+                    records_per_second = %format_args!("{records_per_second:.0}"),
+                    eta = %eta,
+                    "catching up"
+                );
+            }
+        }
+    }
 }

@@ -22,6 +22,7 @@ mod error;
 mod fetcher;
 mod partition;
 mod producer;
+mod progress;
 pub mod topics;
 
 pub use error::ReplicationError;

@@ -53,6 +53,9 @@ struct Frontier {
 struct Sent {
     /// Newest record timestamp of a CreateTime batch, for the replication latency.
     max_timestamp: Option<i64>,
+    /// Timestamp of the batch's oldest record as the header tells it (first timestamp, or the
+    /// append time), for the lag in seconds.
+    oldest_timestamp: Option<i64>,
     source_base: i64,
     source_next: i64,
     record_count: i32,
@@ -232,6 +235,7 @@ impl PartitionTask {
             fetch_offset: frontier.resume_offset,
             fetcher: None,
             producer: None,
+            lag_seconds: 0.0,
         };
         let end = session.pump(frontier, &mut replay, shutdown).await;
         // Settle what is in flight before the next session reads the target's end offset:
@@ -259,11 +263,29 @@ struct Session<'a> {
     /// fetch error drops the fetcher, a produce error ends the session.
     fetcher: Option<Fetcher>,
     producer: Option<Producer>,
+    /// The last lag in seconds reported, kept while records are behind but none is in flight.
+    lag_seconds: f64,
 }
 
 impl Session<'_> {
     fn in_flight(&self) -> usize {
         self.queue.iter().filter(|i| matches!(i, Item::Sent(_))).count()
+    }
+
+    /// Age of the oldest record in flight; with none in flight, 0 when nothing visible is
+    /// left to fetch, else the last value (records behind that were not fetched yet).
+    fn lag_seconds(&mut self, records_behind: i64) -> f64 {
+        let oldest = self.queue.iter().find_map(|i| match i {
+            Item::Sent(s) => Some(s.oldest_timestamp),
+            Item::Done(_) => None,
+        });
+        self.lag_seconds = match oldest {
+            Some(Some(ts)) => (now_ms() - ts).max(0) as f64 / 1000.0,
+            Some(None) => self.lag_seconds,
+            None if records_behind <= 0 => 0.0,
+            None => self.lag_seconds,
+        };
+        self.lag_seconds
     }
 
     async fn pump(
@@ -347,12 +369,9 @@ impl Session<'_> {
                 }
                 self.fetch_offset = self.fetch_offset.max(batch.next_offset());
             }
-            metrics::partition_lag(
-                &ctx.name,
-                &t.source_topic,
-                t.partition,
-                visible_end - self.fetch_offset,
-            );
+            let behind = visible_end - self.fetch_offset;
+            let seconds = self.lag_seconds(behind);
+            ctx.lag.record(&t.source_topic, t.partition, behind, seconds);
         }
     }
 
@@ -477,12 +496,19 @@ impl Session<'_> {
             }
         };
         metrics::batch_sent(&ctx.name, &t.source_topic, out.len(), record_count);
+        ctx.lag.add_sent(record_count);
         metrics::in_flight(
             ctx.budget_bytes - ctx.budget.available_permits(),
             ctx.budget_bytes,
         );
         self.queue.push_back(Item::Sent(Sent {
             max_timestamp: (!out.is_log_append_time()).then(|| out.max_timestamp()),
+            oldest_timestamp: Some(if out.is_log_append_time() {
+                out.max_timestamp()
+            } else {
+                out.base_timestamp()
+            })
+            .filter(|ts| *ts >= 0),
             source_base: start,
             source_next,
             record_count,
@@ -523,12 +549,9 @@ impl Session<'_> {
                     match result {
                         Ok(ack) => {
                             if let Some(ts) = sent.max_timestamp {
-                                let now_ms = std::time::SystemTime::now()
-                                    .duration_since(std::time::UNIX_EPOCH)
-                                    .map_or(0, |d| d.as_millis() as i64);
                                 metrics::replication_latency(
                                     &t.ctx.name,
-                                    (now_ms - ts).max(0) as f64 / 1000.0,
+                                    (now_ms() - ts).max(0) as f64 / 1000.0,
                                 );
                             }
                             Entry::Forwarded {
@@ -617,4 +640,10 @@ fn action_label(action: Action) -> &'static str {
         Action::Renumber => "renumbered",
         Action::Skip(reason) => reason.label(),
     }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -9,6 +9,7 @@
 //!   disconnects, error codes) and the produce validation rules.
 //! - `fuzz_corpus`: replays the fuzz seeds and regressions on stable Rust.
 
+mod bench;
 mod codecs;
 mod fake_broker;
 mod fuzz_corpus;

@@ -53,6 +53,12 @@ pub enum Command {
         #[arg(long, default_value_t = 2000)]
         interval_ms: u64,
     },
+    /// Measure kmirror: `synthetic` (in-memory brokers, kmirror's own cost) or `e2e` (real
+    /// clusters, loss/duplicate/order checked). Exits non-zero when a check fails.
+    Bench {
+        #[command(subcommand)]
+        kind: BenchCommand,
+    },
     /// Connect to a cluster and print its brokers, topics, partitions, leaders and offsets.
     Metadata {
         /// Bootstrap servers, `host:port[,host:port...]`.
@@ -76,6 +82,39 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Replicate between a synthetic source and sink in this process: wire GB/s, records/s,
+    /// CPU seconds per GB, peak RSS, added latency, and a plain TCP relay of the same bytes.
+    Synthetic(crate::bench::synthetic::SyntheticOptions),
+    /// Produce sequence-numbered keyed records into a new source topic, replicate it with the
+    /// in-process engine, read the target back: latency percentiles, loss, duplicates, order.
+    E2e(crate::bench::e2e::E2eOptions),
+}
+
+async fn bench(kind: BenchCommand) -> anyhow::Result<()> {
+    match kind {
+        BenchCommand::Synthetic(options) => {
+            let report = crate::bench::synthetic::run(options).await?;
+            println!("{report}");
+            anyhow::ensure!(
+                report.rejected == 0,
+                "the synthetic sink refused {} batches",
+                report.rejected
+            );
+        }
+        BenchCommand::E2e(options) => {
+            let report = crate::bench::e2e::run(options).await?;
+            println!("{report}");
+            anyhow::ensure!(
+                report.verdict.passed(),
+                "FAILED: records were lost, duplicated or reordered"
+            );
+        }
+    }
+    Ok(())
+}
+
 async fn connect(bootstrap: &str) -> anyhow::Result<Arc<Cluster>> {
     let seeds: Vec<String> = bootstrap
         .split(',')
@@ -94,6 +133,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             metrics_addr,
             interval_ms,
         } => status(&metrics_addr, interval_ms).await,
+        Command::Bench { kind } => bench(kind).await,
         Command::Metadata { bootstrap } => metadata(&bootstrap).await,
         Command::Inspect {
             bootstrap,

@@ -12,6 +12,7 @@
 //!
 //! See `README.md` for what "byte for byte" means and what is rewritten.
 
+pub mod bench;
 pub mod cli;
 pub mod cluster;
 pub mod config;

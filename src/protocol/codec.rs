@@ -129,6 +129,23 @@ pub fn decode_response<R: Request>(
     Ok(response)
 }
 
+/// Encodes one whole response frame, as a broker answers (the fake and synthetic brokers).
+pub fn encode_response<R: Encodable + HeaderVersion>(
+    correlation_id: i32,
+    version: i16,
+    body: &R,
+) -> Result<Bytes, String> {
+    let mut buf = BytesMut::new();
+    buf.put_i32(0);
+    ResponseHeader::default()
+        .with_correlation_id(correlation_id)
+        .encode(&mut buf, R::header_version(version))
+        .map_err(|e| format!("{e:#}"))?;
+    body.encode(&mut buf, version).map_err(|e| format!("{e:#}"))?;
+    finish_frame(&mut buf, 0);
+    Ok(buf.freeze())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

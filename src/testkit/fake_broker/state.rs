@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::protocol::batch::{BatchIter, BatchKind, RecordBatch};
+use crate::protocol::batch::BatchIter;
 use crate::protocol::errors;
+pub use crate::protocol::produce_check::validate_produce;
 
 /// A batch as stored: its assigned base offset and its bytes (base offset field rewritten).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,38 +42,6 @@ pub(super) struct State {
     configs: BTreeMap<String, BTreeMap<String, String>>,
     next_producer_id: i64,
 }
-
-/// The checks of `ProduceRequest.validateRecords` and `LogValidator` (apache/kafka) that a
-/// forwarder can trip over; returns the Kafka error code a broker would answer with.
-pub fn validate_produce(records: Option<&Bytes>) -> Result<RecordBatch, i16> {
-    let records = records.ok_or(errors::INVALID_RECORD)?;
-    let mut iter = BatchIter::new(records.clone());
-    let batch = match iter.next() {
-        Some(Ok(b)) => b,
-        _ => return Err(errors::INVALID_RECORD),
-    };
-    // Exactly one batch per partition from Produce v3 on.
-    if iter.next().is_some() || batch.len() != records.len() {
-        return Err(errors::INVALID_RECORD);
-    }
-    if batch.verify_crc().is_err() {
-        return Err(errors::CORRUPT_MESSAGE);
-    }
-    match batch.kind() {
-        BatchKind::Data => {}
-        BatchKind::Control | BatchKind::Empty | BatchKind::Gapped => return Err(errors::INVALID_RECORD),
-    }
-    if batch.producer_id() >= 0 && batch.base_sequence() < 0 {
-        return Err(errors::INVALID_RECORD);
-    }
-    if batch.is_transactional() {
-        // No transaction is open on this broker for any producer.
-        return Err(INVALID_TXN_STATE);
-    }
-    Ok(batch)
-}
-
-const INVALID_TXN_STATE: i16 = 48;
 
 fn with_base_offset(bytes: &Bytes, base_offset: i64) -> Bytes {
     let mut b = BytesMut::from(&bytes[..]);

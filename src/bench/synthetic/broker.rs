@@ -1,0 +1,430 @@
+//! The synthetic source and sink: two Kafka brokers in memory, each on its own thread (named
+//! [`SYNTH_THREAD`](crate::bench::cpu::SYNTH_THREAD) so its CPU time can be told apart) with a
+//! single-threaded runtime.
+//!
+//! - The source serves one topic of `partitions` partitions that never ends: a Fetch at
+//!   offset `o` gets copies of one pre-built batch with base offsets `o`, `o + n`, ... up to
+//!   the partition's byte limit, and a high watermark just after them.
+//! - The sink knows the target topic, hands out producer ids, and checks every produced batch
+//!   as a broker does ([`validate_produce`]: framing, one batch, CRC), plus: the records
+//!   section is byte for byte the one the source served, and sequences follow on per
+//!   partition. A batch failing a check is answered with the broker's error and counted.
+//!
+//! Every response can be held back by an injected round-trip time (a WAN link); requests on a
+//! connection stay pipelined, answered in order.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::{
+    ApiKey, FetchRequest, FetchResponse, InitProducerIdResponse, ListOffsetsRequest, ListOffsetsResponse,
+    MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse, ProducerId,
+};
+use kafka_protocol::protocol::{Decodable, decode_request_header_from_buffer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::super::cpu::SYNTH_THREAD;
+use super::super::latency::Histogram;
+use crate::protocol::answer;
+use crate::protocol::batch::RecordBatch;
+use crate::protocol::codec::encode_response;
+use crate::protocol::errors;
+use crate::protocol::frame;
+use crate::protocol::produce_check::validate_produce;
+
+const MAX_REQUEST_BYTES: usize = 256 * 1024 * 1024;
+/// Fetches remembered per partition for the latency of their batches.
+const SERVED_MEMORY: usize = 4096;
+
+/// Counters of what the sink accepted and refused.
+#[derive(Debug, Default)]
+pub(crate) struct SinkStats {
+    pub(crate) batches: AtomicU64,
+    pub(crate) records: AtomicU64,
+    pub(crate) bytes: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+    pub(crate) first_rejection: Mutex<Option<String>>,
+    pub(crate) latency: Mutex<Histogram>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct SinkPartition {
+    next_offset: i64,
+    producer_id: i64,
+    next_sequence: i32,
+}
+
+/// A range of source offsets served by one Fetch, and when its response left.
+#[derive(Debug, Clone, Copy)]
+struct Served {
+    start: i64,
+    end: i64,
+    at: Instant,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    source_topic: String,
+    target_topic: String,
+    partitions: i32,
+    batch: RecordBatch,
+    rtt: Duration,
+    served: Vec<Mutex<VecDeque<Served>>>,
+    sink: Mutex<Vec<SinkPartition>>,
+    next_producer_id: AtomicI64,
+    pub(crate) stats: SinkStats,
+}
+
+/// The two brokers; dropping this stops them.
+#[derive(Debug)]
+pub(crate) struct Brokers {
+    pub(crate) source: SocketAddr,
+    pub(crate) sink: SocketAddr,
+    pub(crate) shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Brokers {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    Source,
+    Sink,
+}
+
+/// Starts the source (serving `batch` on `source_topic`) and the sink (accepting
+/// `target_topic`).
+pub(crate) fn start(
+    source_topic: &str,
+    target_topic: &str,
+    partitions: i32,
+    batch: RecordBatch,
+    rtt: Duration,
+) -> std::io::Result<Brokers> {
+    let shared = Arc::new(Shared {
+        source_topic: source_topic.to_owned(),
+        target_topic: target_topic.to_owned(),
+        partitions,
+        batch,
+        rtt,
+        served: (0..partitions).map(|_| Mutex::new(VecDeque::new())).collect(),
+        sink: Mutex::new(vec![
+            SinkPartition {
+                producer_id: -1,
+                ..SinkPartition::default()
+            };
+            partitions.max(0) as usize
+        ]),
+        next_producer_id: AtomicI64::new(1000),
+        stats: SinkStats::default(),
+    });
+    let (stop, stopped) = watch::channel(false);
+    let mut threads = Vec::new();
+    let mut addrs = Vec::new();
+    for role in [Role::Source, Role::Sink] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        addrs.push(listener.local_addr()?);
+        let (shared, stopped) = (shared.clone(), stopped.clone());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        threads.push(
+            std::thread::Builder::new()
+                .name(SYNTH_THREAD.to_owned())
+                .spawn(move || runtime.block_on(accept(listener, role, shared, stopped)))?,
+        );
+    }
+    Ok(Brokers {
+        source: addrs[0],
+        sink: addrs[1],
+        shared,
+        stop,
+        threads,
+    })
+}
+
+async fn accept(
+    listener: std::net::TcpListener,
+    role: Role,
+    shared: Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let Ok(listener) = TcpListener::from_std(listener) else {
+        return;
+    };
+    let addr = listener.local_addr().ok();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((socket, _)) = accepted else { continue };
+                let _ = socket.set_nodelay(true);
+                drop(tokio::spawn(connection(socket, role, shared.clone(), addr)));
+            }
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+async fn connection(socket: TcpStream, role: Role, shared: Arc<Shared>, addr: Option<SocketAddr>) {
+    let (mut read, mut write) = socket.into_split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, Bytes)>();
+    let writer = tokio::spawn(async move {
+        while let Some((at, response)) = rx.recv().await {
+            tokio::time::sleep_until(at).await;
+            if write.write_all(&response).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut buf = BytesMut::with_capacity(1 << 20);
+    loop {
+        match frame::split(&mut buf, MAX_REQUEST_BYTES) {
+            Ok(Some(request)) => {
+                let due = Instant::now() + shared.rtt;
+                let Some(response) = handle(&shared, role, addr, request, due) else {
+                    break;
+                };
+                if tx.send((due, response)).is_err() {
+                    break;
+                }
+            }
+            Ok(None) => {
+                if buf.capacity() - buf.len() < 256 * 1024 {
+                    buf.reserve(1 << 20);
+                }
+                match read.read_buf(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    drop(tx);
+    let _ = writer.await;
+}
+
+/// Answers one request frame; `None` closes the connection (as a broker does on garbage).
+fn handle(
+    shared: &Shared,
+    role: Role,
+    addr: Option<SocketAddr>,
+    mut frame: Bytes,
+    due: Instant,
+) -> Option<Bytes> {
+    let header = decode_request_header_from_buffer(&mut frame).ok()?;
+    let api = ApiKey::try_from(header.request_api_key).ok()?;
+    let (v, cid) = (header.request_api_version, header.correlation_id);
+    match (api, role) {
+        (ApiKey::ApiVersions, _) => encode_response(cid, v, &answer::api_versions(0)).ok(),
+        (ApiKey::Metadata, _) => {
+            let req = MetadataRequest::decode(&mut frame, v).ok()?;
+            encode_response(cid, v, &metadata(shared, role, addr?, &req)).ok()
+        }
+        (ApiKey::ListOffsets, _) => {
+            let req = ListOffsetsRequest::decode(&mut frame, v).ok()?;
+            encode_response(cid, v, &list_offsets(shared, role, &req)).ok()
+        }
+        (ApiKey::Fetch, Role::Source) => {
+            let req = FetchRequest::decode(&mut frame, v).ok()?;
+            encode_response(cid, v, &fetch(shared, &req, due)).ok()
+        }
+        (ApiKey::InitProducerId, Role::Sink) => {
+            let id = shared.next_producer_id.fetch_add(1, Ordering::Relaxed);
+            let body = InitProducerIdResponse::default()
+                .with_producer_id(ProducerId(id))
+                .with_producer_epoch(0);
+            encode_response(cid, v, &body).ok()
+        }
+        (ApiKey::Produce, Role::Sink) => {
+            let req = ProduceRequest::decode(&mut frame, v).ok()?;
+            encode_response(cid, v, &produce(shared, &req)).ok()
+        }
+        _ => None,
+    }
+}
+
+impl Shared {
+    fn topic(&self, role: Role) -> &str {
+        match role {
+            Role::Source => &self.source_topic,
+            Role::Sink => &self.target_topic,
+        }
+    }
+
+    fn partition(&self, partition: i32) -> Option<usize> {
+        (0..self.partitions)
+            .contains(&partition)
+            .then_some(partition as usize)
+    }
+
+    fn reject(&self, why: String) -> i16 {
+        let _ = self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        let mut first = self
+            .stats
+            .first_rejection
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        first.get_or_insert(why);
+        errors::INVALID_RECORD
+    }
+}
+
+fn metadata(shared: &Shared, role: Role, addr: SocketAddr, req: &MetadataRequest) -> MetadataResponse {
+    let ours = shared.topic(role);
+    let names = answer::requested_topics(req).unwrap_or_else(|| vec![ours.to_owned()]);
+    let topics = names.into_iter().map(|name| {
+        let partitions = (name == ours).then_some(shared.partitions);
+        (name, partitions)
+    });
+    answer::metadata("synthetic", addr, topics, errors::NONE)
+}
+
+fn list_offsets(shared: &Shared, role: Role, req: &ListOffsetsRequest) -> ListOffsetsResponse {
+    let sink = shared.sink.lock().unwrap_or_else(|p| p.into_inner());
+    answer::list_offsets(req, |topic, partition, timestamp| {
+        let i = shared
+            .partition(partition)
+            .filter(|_| topic == shared.topic(role))
+            .ok_or(errors::UNKNOWN_TOPIC_OR_PARTITION)?;
+        // The source starts at 0 and never ends; the sink ends where its last batch did.
+        Ok(match role {
+            Role::Sink if timestamp != -2 => sink[i].next_offset,
+            _ => 0,
+        })
+    })
+}
+
+fn fetch(shared: &Shared, req: &FetchRequest, due: Instant) -> FetchResponse {
+    let template = shared.batch.as_bytes();
+    let count = i64::from(shared.batch.record_count());
+    let mut budget = usize::try_from(req.max_bytes).unwrap_or(0);
+    let mut first = true;
+    answer::fetch(req, |topic, p, r| {
+        let i = shared
+            .partition(p.partition)
+            .filter(|_| topic == shared.source_topic)
+            .ok_or(errors::UNKNOWN_TOPIC_OR_PARTITION)?;
+        // Like a broker: the first partition gets at least one batch whatever the limits,
+        // the others what fits.
+        let limit = usize::try_from(p.partition_max_bytes).unwrap_or(0).min(budget);
+        let n = (limit / template.len()).max(usize::from(first));
+        first &= n == 0;
+        budget = budget.saturating_sub(n * template.len());
+        let mut records = BytesMut::with_capacity(n * template.len());
+        for k in 0..n as i64 {
+            let at = records.len();
+            records.extend_from_slice(template);
+            records[at..at + 8].copy_from_slice(&(p.fetch_offset + k * count).to_be_bytes());
+        }
+        let end = p.fetch_offset + n as i64 * count;
+        if n > 0 {
+            let mut served = shared.served[i].lock().unwrap_or_else(|p| p.into_inner());
+            if served.len() >= SERVED_MEMORY {
+                let _ = served.pop_front();
+            }
+            served.push_back(Served {
+                start: p.fetch_offset,
+                end,
+                at: due,
+            });
+        }
+        Ok(r.with_high_watermark(end)
+            .with_last_stable_offset(end)
+            .with_log_start_offset(0)
+            .with_records(Some(records.freeze())))
+    })
+}
+
+fn produce(shared: &Shared, req: &ProduceRequest) -> ProduceResponse {
+    let now = Instant::now();
+    answer::produce(req, |topic, partition, records| {
+        accept_batch(shared, topic, partition, records, now)
+    })
+}
+
+/// Checks one produced batch and appends it; its base offset, or the broker's error code.
+fn accept_batch(
+    shared: &Shared,
+    topic: &str,
+    partition: i32,
+    records: Option<&Bytes>,
+    now: Instant,
+) -> Result<i64, i16> {
+    let at = format!("{topic}-{partition}");
+    let Some(i) = shared
+        .partition(partition)
+        .filter(|_| topic == shared.target_topic)
+    else {
+        return Err(shared.reject(format!("{at}: not the target topic")));
+    };
+    let batch = validate_produce(records)
+        .map_err(|code| shared.reject(format!("{at}: refused with error {code}")))?;
+    let template = shared.batch.as_bytes();
+    let header = crate::protocol::batch::HEADER_LEN;
+    if batch.as_bytes().get(header..) != template.get(header..) {
+        return Err(shared.reject(format!("{at}: the records section differs from the source's")));
+    }
+    let mut sink = shared.sink.lock().unwrap_or_else(|p| p.into_inner());
+    let state = &mut sink[i];
+    let expected = if batch.producer_id() == state.producer_id {
+        state.next_sequence
+    } else {
+        0
+    };
+    if batch.base_sequence() != expected {
+        drop(sink);
+        let why = format!(
+            "{at}: sequence {} where {expected} was expected",
+            batch.base_sequence()
+        );
+        let _ = shared.reject(why);
+        return Err(errors::OUT_OF_ORDER_SEQUENCE_NUMBER);
+    }
+    let base = state.next_offset;
+    let count = batch.record_count();
+    *state = SinkPartition {
+        next_offset: base + i64::from(count),
+        producer_id: batch.producer_id(),
+        next_sequence: expected.wrapping_add(count),
+    };
+    drop(sink);
+    // Target offsets equal source offsets: both start at 0 and batches map one to one.
+    let served = {
+        let mut served = shared.served[i].lock().unwrap_or_else(|p| p.into_inner());
+        while served.front().is_some_and(|s| s.end <= base) {
+            let _ = served.pop_front();
+        }
+        served.front().filter(|s| s.start <= base).map(|s| s.at)
+    };
+    let stats = &shared.stats;
+    if let Some(at) = served {
+        stats
+            .latency
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(now.saturating_duration_since(at));
+    }
+    let _ = stats.batches.fetch_add(1, Ordering::Relaxed);
+    let _ = stats
+        .records
+        .fetch_add(u64::try_from(count).unwrap_or(0), Ordering::Relaxed);
+    let _ = stats.bytes.fetch_add(batch.len() as u64, Ordering::Relaxed);
+    Ok(base)
+}

@@ -105,7 +105,7 @@ pub fn verify(sent: &[u64], partitions: &[Vec<Received>]) -> Verdict {
         }
         state.highest = state.highest.max(Some(seq));
         v.latency.record(Duration::from_micros(
-            u64::try_from(record.received_micros - sent_at).unwrap_or(0),
+            u64::try_from(record.received_micros.saturating_sub(sent_at)).unwrap_or(0),
         ));
     }
     let distinct: u64 = keys

@@ -29,6 +29,7 @@ pub const TARGETS: &[&str] = &[
     "config_parse",
     "http_request",
     "metrics_text",
+    "bench_verify",
 ];
 
 /// The decompression limit of the `renumber_batch` target: small, so that inputs which
@@ -46,6 +47,7 @@ pub fn run(target: &str, data: &[u8]) {
         "config_parse" => config_parse(data),
         "http_request" => http_request(data),
         "metrics_text" => metrics_text(data),
+        "bench_verify" => bench_verify(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -355,6 +357,32 @@ pub fn metrics_text(data: &[u8]) {
     for f in summarize(&samples, &samples, 1.0) {
         assert!(f.lag_records >= 0.0 && f.records_per_second >= 0.0);
     }
+}
+
+/// The e2e verifier on records read from a target: lines `key value`, alternately on two
+/// partitions, against three records sent per key to keys 0 and 1. Counts stay consistent.
+pub fn bench_verify(data: &[u8]) {
+    use crate::bench::verify::{Received, verify};
+    let mut partitions = vec![Vec::new(), Vec::new()];
+    for (i, line) in data.split(|b| *b == b'\n').enumerate() {
+        let (key, value) = match line.iter().position(|b| *b == b' ') {
+            Some(at) => (Some(line[..at].to_vec()), Some(line[at + 1..].to_vec())),
+            None => (None, Some(line.to_vec())),
+        };
+        partitions[i % 2].push(Received {
+            key,
+            value,
+            received_micros: i as i64,
+        });
+    }
+    let v = verify(&[3, 3], &partitions);
+    let total: u64 = partitions.iter().map(|p| p.len() as u64).sum();
+    assert_eq!(v.received, total);
+    assert!(v.lost <= v.sent && v.duplicates + v.unexpected <= v.received);
+    assert_eq!(
+        v.passed(),
+        v.lost == 0 && v.duplicates == 0 && v.reordered == 0 && v.unexpected == 0
+    );
 }
 
 /// Runs both configuration front ends on the input: a configuration or a list of problems,

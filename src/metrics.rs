@@ -27,8 +27,9 @@ pub const PARTITION_LAG_SECONDS: &str = "kmirror_partition_lag_seconds";
 /// maximum (seconds), labelled by flow and topic only.
 pub const TOPIC_LAG_RECORDS: &str = "kmirror_topic_lag_records";
 pub const TOPIC_LAG_SECONDS: &str = "kmirror_topic_lag_seconds";
-/// Seconds since the last durable sync of the offset store while entries wait to be synced, 0
-/// when nothing waits; updated by the writer thread at every entry and flush interval.
+/// How long the oldest entry of the offset store not yet durable has waited, measured at each
+/// flush interval just before the sync (about the interval under a steady stream, 0 when idle,
+/// growing while syncs fail).
 pub const OFFSET_STORE_AGE: &str = "kmirror_offset_store_age_seconds";
 /// Broker connections kmirror holds, per cluster (a connection that died is counted until
 /// kmirror next uses that broker and finds it dead, when it also counts a connection error).

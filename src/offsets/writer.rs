@@ -43,52 +43,52 @@ impl OffsetsWriter {
         let thread = std::thread::Builder::new()
             .name("kmirror-offsets".to_owned())
             .spawn(move || {
-                let mut dirty = false;
                 let mut next_sync = Instant::now() + interval;
-                let mut last_sync = Instant::now();
+                // When the oldest entry not yet durable was appended.
+                let mut dirty_since: Option<Instant> = None;
                 let record = |e: &OffsetsError| {
                     tracing::error!(error = %e, "offset store failed");
                     *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
                 };
                 loop {
-                    let age = if dirty {
-                        last_sync.elapsed().as_secs_f64()
-                    } else {
-                        0.0
-                    };
-                    crate::metrics::offset_store_age(age);
                     let wait = next_sync.saturating_duration_since(Instant::now());
+                    let mut flush = None;
                     match rx.recv_timeout(wait) {
                         Ok(Msg::Log(key, entry)) => match store.append(&key, &entry) {
-                            Ok(()) => dirty = true,
+                            Ok(()) => {
+                                let _ = dirty_since.get_or_insert_with(Instant::now);
+                            }
                             Err(e) => record(&e),
                         },
-                        Ok(Msg::Flush(reply)) => {
-                            let r = store.sync();
-                            if let Err(e) = &r {
-                                record(e);
-                            } else {
-                                last_sync = Instant::now();
-                            }
-                            dirty = false;
-                            let _ = reply.send(r);
-                        }
-                        Err(RecvTimeoutError::Timeout) => {
-                            if dirty {
-                                match store.sync() {
-                                    Ok(()) => last_sync = Instant::now(),
-                                    Err(e) => record(&e),
-                                }
-                                dirty = false;
-                            }
-                            next_sync = Instant::now() + interval;
-                        }
+                        Ok(Msg::Flush(reply)) => flush = Some(reply),
+                        Err(RecvTimeoutError::Timeout) => {}
                         Err(RecvTimeoutError::Disconnected) => {
                             if let Err(e) = store.sync() {
                                 record(&e);
                             }
                             return;
                         }
+                    }
+                    // Sync on request, and once per interval even while entries keep coming
+                    // (a steady stream never lets `recv_timeout` time out).
+                    let now = Instant::now();
+                    if flush.is_none() && now < next_sync {
+                        continue;
+                    }
+                    let age = dirty_since.map_or(0.0, |t| now.duration_since(t).as_secs_f64());
+                    crate::metrics::offset_store_age(age);
+                    if dirty_since.is_some() || flush.is_some() {
+                        let r = store.sync();
+                        match &r {
+                            Ok(()) => dirty_since = None,
+                            Err(e) => record(e),
+                        }
+                        if let Some(reply) = flush {
+                            let _ = reply.send(r);
+                        }
+                    }
+                    if now >= next_sync {
+                        next_sync = now + interval;
                     }
                 }
             })
@@ -124,5 +124,55 @@ impl OffsetsWriter {
         };
         self.tx.send(Msg::Flush(reply)).map_err(|_| stopped())?;
         rx.await.map_err(|_| stopped())?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::offsets::PartitionState;
+
+    /// Counts appends and syncs.
+    #[derive(Debug, Default)]
+    struct Counting(Arc<(AtomicUsize, AtomicUsize)>);
+
+    impl OffsetStore for Counting {
+        fn load(&mut self) -> Result<BTreeMap<PartitionKey, PartitionState>, OffsetsError> {
+            Ok(BTreeMap::new())
+        }
+        fn append(&mut self, _: &PartitionKey, _: &Entry) -> Result<(), OffsetsError> {
+            let _ = self.0.0.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+        fn sync(&mut self) -> Result<(), OffsetsError> {
+            let _ = self.0.1.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    /// A steady stream of entries, never a pause as long as the interval: the writer still
+    /// syncs every interval instead of waiting for a gap.
+    #[test]
+    fn syncs_every_interval_under_a_steady_stream() {
+        let counts = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+        let (writer, thread) =
+            OffsetsWriter::spawn(Box::new(Counting(counts.clone())), Duration::from_millis(20));
+        let key = PartitionKey {
+            flow: "a->b".to_owned(),
+            topic: "t".to_owned(),
+            partition: 0,
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut n = 0;
+        while counts.1.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+            writer.log(&key, Entry::Skipped { source_next: n }).unwrap();
+            n += 1;
+        }
+        assert!(counts.1.load(Ordering::SeqCst) > 0, "no sync during {n} entries");
+        drop(writer);
+        thread.join().unwrap();
     }
 }

@@ -76,6 +76,9 @@ pub(crate) struct Shared {
     partitions: i32,
     batch: RecordBatch,
     rtt: Duration,
+    /// Bytes per second the source serves at most (0: as fast as asked), and what it served.
+    rate: u64,
+    paced: Mutex<(Instant, u64)>,
     served: Vec<Mutex<VecDeque<Served>>>,
     sink: Mutex<Vec<SinkPartition>>,
     next_producer_id: AtomicI64,
@@ -115,6 +118,7 @@ pub(crate) fn start(
     partitions: i32,
     batch: RecordBatch,
     rtt: Duration,
+    bytes_per_second: u64,
 ) -> std::io::Result<Brokers> {
     let shared = Arc::new(Shared {
         source_topic: source_topic.to_owned(),
@@ -122,6 +126,8 @@ pub(crate) fn start(
         partitions,
         batch,
         rtt,
+        rate: bytes_per_second,
+        paced: Mutex::new((Instant::now(), 0)),
         served: (0..partitions).map(|_| Mutex::new(VecDeque::new())).collect(),
         sink: Mutex::new(vec![
             SinkPartition {
@@ -197,9 +203,10 @@ async fn connection(socket: TcpStream, role: Role, shared: Arc<Shared>, addr: Op
         match frame::split(&mut buf, MAX_REQUEST_BYTES) {
             Ok(Some(request)) => {
                 let due = Instant::now() + shared.rtt;
-                let Some(response) = handle(&shared, role, addr, request, due) else {
+                let Some((response, later)) = handle(&shared, role, addr, request, due) else {
                     break;
                 };
+                let due = later.map_or(due, |l| l.max(due));
                 if tx.send((due, response)).is_err() {
                     break;
                 }
@@ -227,11 +234,11 @@ fn handle(
     addr: Option<SocketAddr>,
     mut frame: Bytes,
     due: Instant,
-) -> Option<Bytes> {
+) -> Option<(Bytes, Option<Instant>)> {
     let header = decode_request_header_from_buffer(&mut frame).ok()?;
     let api = ApiKey::try_from(header.request_api_key).ok()?;
     let (v, cid) = (header.request_api_version, header.correlation_id);
-    match (api, role) {
+    let response = match (api, role) {
         (ApiKey::ApiVersions, _) => encode_response(cid, v, &answer::api_versions(0)).ok(),
         (ApiKey::Metadata, _) => {
             let req = MetadataRequest::decode(&mut frame, v).ok()?;
@@ -243,7 +250,15 @@ fn handle(
         }
         (ApiKey::Fetch, Role::Source) => {
             let req = FetchRequest::decode(&mut frame, v).ok()?;
-            encode_response(cid, v, &fetch(shared, &req, due)).ok()
+            let (response, served) = fetch(shared, &req, due);
+            let response = encode_response(cid, v, &response).ok()?;
+            if served == 0 {
+                // Nothing to serve at the paced rate yet: long-poll a little, as a broker
+                // holds a fetch for min_bytes.
+                let wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0).min(10));
+                return Some((response, Some(Instant::now() + wait)));
+            }
+            return Some((response, None));
         }
         (ApiKey::InitProducerId, Role::Sink) => {
             let id = shared.next_producer_id.fetch_add(1, Ordering::Relaxed);
@@ -257,7 +272,8 @@ fn handle(
             encode_response(cid, v, &produce(shared, &req)).ok()
         }
         _ => None,
-    }
+    }?;
+    Some((response, None))
 }
 
 impl Shared {
@@ -311,22 +327,30 @@ fn list_offsets(shared: &Shared, role: Role, req: &ListOffsetsRequest) -> ListOf
     })
 }
 
-fn fetch(shared: &Shared, req: &FetchRequest, due: Instant) -> FetchResponse {
+/// A Fetch response of copies of the template batch, and the bytes of batches in it.
+fn fetch(shared: &Shared, req: &FetchRequest, due: Instant) -> (FetchResponse, usize) {
     let template = shared.batch.as_bytes();
     let count = i64::from(shared.batch.record_count());
     let mut budget = usize::try_from(req.max_bytes).unwrap_or(0);
-    let mut first = true;
-    answer::fetch(req, |topic, p, r| {
+    let mut paced = shared.paced.lock().unwrap_or_else(|p| p.into_inner());
+    if shared.rate > 0 {
+        let allowed = (paced.0.elapsed().as_secs_f64() * shared.rate as f64) as u64;
+        budget = budget.min(usize::try_from(allowed.saturating_sub(paced.1)).unwrap_or(usize::MAX));
+    }
+    // Like a broker, the first partition gets at least one batch whatever the limits (unless
+    // the pace allows none).
+    let mut first = shared.rate == 0 || budget >= template.len();
+    let mut served = 0;
+    let response = answer::fetch(req, |topic, p, r| {
         let i = shared
             .partition(p.partition)
             .filter(|_| topic == shared.source_topic)
             .ok_or(errors::UNKNOWN_TOPIC_OR_PARTITION)?;
-        // Like a broker: the first partition gets at least one batch whatever the limits,
-        // the others what fits.
         let limit = usize::try_from(p.partition_max_bytes).unwrap_or(0).min(budget);
         let n = (limit / template.len()).max(usize::from(first));
         first &= n == 0;
         budget = budget.saturating_sub(n * template.len());
+        served += n * template.len();
         let mut records = BytesMut::with_capacity(n * template.len());
         for k in 0..n as i64 {
             let at = records.len();
@@ -349,7 +373,9 @@ fn fetch(shared: &Shared, req: &FetchRequest, due: Instant) -> FetchResponse {
             .with_last_stable_offset(end)
             .with_log_start_offset(0)
             .with_records(Some(records.freeze())))
-    })
+    });
+    paced.1 += served as u64;
+    (response, served)
 }
 
 fn produce(shared: &Shared, req: &ProduceRequest) -> ProduceResponse {

@@ -69,6 +69,13 @@ pub struct SyntheticOptions {
     /// Round-trip time added to every response of both brokers (a WAN link).
     #[arg(long, default_value_t = 0)]
     pub rtt_ms: u64,
+    /// Wire MB per second the source serves at most, for latency at a moderate load (0: as
+    /// fast as kmirror fetches).
+    #[arg(long, default_value_t = 0.0)]
+    pub rate_mb: f64,
+    /// kmirror's fetch.max.bytes (the most one Fetch response holds).
+    #[arg(long, default_value_t = crate::config::DEFAULT_FETCH_MAX_BYTES)]
+    pub fetch_max_bytes: i32,
     /// Length of the measurement.
     #[arg(long, default_value_t = 10)]
     pub duration_secs: u64,
@@ -124,14 +131,20 @@ impl fmt::Display for SyntheticReport {
         };
         writeln!(
             f,
-            "synthetic: {} partitions, {} B records, {} records ({} B) per {:?} batch, {} in flight, rtt {} ms, plaintext",
+            "synthetic: {} partitions, {} B records, {} records ({} B) per {:?} batch, {} in flight, rtt {} ms, fetch.max.bytes {}, source {}, plaintext",
             o.partitions,
             o.record_size,
             o.batch_records,
             self.batch_bytes,
             o.codec,
             o.max_in_flight,
-            o.rtt_ms
+            o.rtt_ms,
+            o.fetch_max_bytes,
+            if o.rate_mb > 0.0 {
+                format!("paced at {} MB/s", o.rate_mb)
+            } else {
+                "unpaced".to_owned()
+            }
         )?;
         writeln!(f, "  measured           {:.1} s", self.seconds)?;
         writeln!(
@@ -206,6 +219,7 @@ pub async fn run(options: SyntheticOptions) -> Result<SyntheticReport, BenchErro
         o.partitions,
         batch.clone(),
         Duration::from_millis(o.rtt_ms),
+        (o.rate_mb * 1e6) as u64,
     )
     .map_err(|e| BenchError::io("starting the synthetic brokers", e))?;
     let state = super::StateDir::new("synthetic")?;
@@ -214,12 +228,14 @@ pub async fn run(options: SyntheticOptions) -> Result<SyntheticReport, BenchErro
             "state_dir = {state:?}\nmemory_budget_bytes = {budget}\n\
              [clusters.src]\nbootstrap_servers = [\"{source}\"]\n\
              [clusters.tgt]\nbootstrap_servers = [\"{sink}\"]\n\
-             [[flows]]\nsource = \"src\"\ntarget = \"tgt\"\ntopics = [\"bench\"]\nmax_in_flight = {inflight}\n",
+             [[flows]]\nsource = \"src\"\ntarget = \"tgt\"\ntopics = [\"bench\"]\nmax_in_flight = {inflight}\nfetch_max_bytes = {fetch}\nfetch_partition_max_bytes = {partition_fetch}\n",
             state = state.path().display().to_string(),
             budget = o.memory_budget_bytes,
             source = brokers.source,
             sink = brokers.sink,
             inflight = o.max_in_flight,
+            fetch = o.fetch_max_bytes,
+            partition_fetch = o.fetch_max_bytes.min(1 << 20),
         ),
         "synthetic bench",
     )
@@ -318,6 +334,8 @@ mod tests {
             partitions: 3,
             max_in_flight: 5,
             rtt_ms: 1,
+            rate_mb: 0.0,
+            fetch_max_bytes: 1 << 20,
             duration_secs: 20,
             warmup_secs: 0,
             records: Some(2_000),

@@ -48,7 +48,9 @@ impl FlowContext {
 
     /// Reserves room for `bytes` of batch data in flight (the whole process shares one
     /// budget); waits while the budget is spent. A batch larger than the whole budget takes
-    /// all of it.
+    /// all of it. The permit travels with the batch to the produce loop and is returned when
+    /// the target answers it: were it returned only when the partition task settles its acks,
+    /// every task could wait here for budget held by acks none of them can settle.
     pub(crate) async fn reserve(&self, bytes: usize) -> OwnedSemaphorePermit {
         let n = bytes.clamp(1, self.budget_bytes) as u32;
         self.budget

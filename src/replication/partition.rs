@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{OwnedSemaphorePermit, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 use super::classify::{AbortedFilter, Action, classify};
 use super::context::{FlowContext, MAX_UNCOMPRESSED_BATCH_BYTES};
@@ -60,7 +60,6 @@ struct Sent {
     source_next: i64,
     record_count: i32,
     ack: oneshot::Receiver<AckResult>,
-    _budget: OwnedSemaphorePermit,
 }
 
 enum Item {
@@ -488,7 +487,7 @@ impl Session<'_> {
         };
         self.producer = producer.as_ref().ok().cloned();
         let ack = match producer {
-            Ok(p) => p.produce(&t.target_topic, t.partition, rewritten).await,
+            Ok(p) => p.produce(&t.target_topic, t.partition, rewritten, budget).await,
             Err(e) => {
                 let (tx, rx) = oneshot::channel();
                 let _ = tx.send(Err(e));
@@ -513,7 +512,6 @@ impl Session<'_> {
             source_next,
             record_count,
             ack,
-            _budget: budget,
         }));
         Ok(())
     }

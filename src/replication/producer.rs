@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::messages::{ApiKey, ProduceRequest};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use crate::cluster::partition::{ResponseIssue, process_produce_response};
@@ -32,6 +32,9 @@ struct Ask {
     partition: i32,
     batch: RewrittenBatch,
     reply: oneshot::Sender<AckResult>,
+    /// The batch's share of the memory budget, returned when the batch is answered (acked
+    /// or failed), whether or not its partition task has looked at the answer yet.
+    _budget: OwnedSemaphorePermit,
 }
 
 /// A handle to the produce loop of one target broker.
@@ -68,6 +71,7 @@ impl Producer {
         topic: &Arc<str>,
         partition: i32,
         batch: RewrittenBatch,
+        budget: OwnedSemaphorePermit,
     ) -> oneshot::Receiver<AckResult> {
         let (reply, rx) = oneshot::channel();
         let ask = Ask {
@@ -75,6 +79,7 @@ impl Producer {
             partition,
             batch,
             reply,
+            _budget: budget,
         };
         // If the loop is gone the reply sender is dropped with the ask and the caller sees
         // a closed receiver, which it treats as a retriable failure.

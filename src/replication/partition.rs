@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{OwnedSemaphorePermit, oneshot, watch};
 
 use super::classify::{AbortedFilter, Action, classify};
 use super::context::{FlowContext, MAX_UNCOMPRESSED_BATCH_BYTES};
@@ -235,6 +235,7 @@ impl PartitionTask {
             fetcher: None,
             producer: None,
             lag_seconds: 0.0,
+            fetch_room: None,
         };
         let end = session.pump(frontier, &mut replay, shutdown).await;
         // Settle what is in flight before the next session reads the target's end offset:
@@ -264,11 +265,35 @@ struct Session<'a> {
     producer: Option<Producer>,
     /// The last lag in seconds reported, kept while records are behind but none is in flight.
     lag_seconds: f64,
+    /// Budget reserved for what the current fetch may return; its batches take their share
+    /// from it, the rest is returned once the fetch is processed.
+    fetch_room: Option<OwnedSemaphorePermit>,
 }
 
 impl Session<'_> {
     fn in_flight(&self) -> usize {
         self.queue.iter().filter(|i| matches!(i, Item::Sent(_))).count()
+    }
+
+    /// A batch's share of the budget, from the fetch's reserved room (and more from the
+    /// budget for a batch larger than what is left of it).
+    async fn take_budget(&mut self, bytes: usize) -> OwnedSemaphorePermit {
+        let ctx = &self.task.ctx;
+        let n = bytes.clamp(1, ctx.budget_bytes);
+        match self.fetch_room.take() {
+            Some(mut room) => match room.split(n) {
+                Some(share) => {
+                    self.fetch_room = Some(room);
+                    share
+                }
+                None => {
+                    let extra = n - room.num_permits();
+                    room.merge(ctx.reserve(extra).await);
+                    room
+                }
+            },
+            None => ctx.reserve(n).await,
+        }
     }
 
     /// Age of the oldest record in flight; with none in flight, 0 when nothing visible is
@@ -312,6 +337,15 @@ impl Session<'_> {
                 None => ctx.fetcher_for(&t.source_topic, t.partition).await,
             };
             self.fetcher = fetcher.as_ref().ok().cloned();
+            // Room for what the fetch may return, reserved before asking: fetched data waiting
+            // to be forwarded counts against the budget too, so memory does not grow with the
+            // number of partitions. Acks return budget without this task, so waiting here
+            // cannot starve the batches this task has in flight.
+            let room = usize::try_from(ctx.fetch_options.partition_max_bytes).unwrap_or(1);
+            self.fetch_room = Some(tokio::select! {
+                p = ctx.reserve(room) => p,
+                _ = shutdown.wait_for(|s| *s) => return Ok(End::Shutdown),
+            });
             let fetched = tokio::select! {
                 r = async {
                     match fetcher {
@@ -368,6 +402,7 @@ impl Session<'_> {
                 }
                 self.fetch_offset = self.fetch_offset.max(batch.next_offset());
             }
+            self.fetch_room = None;
             let behind = visible_end - self.fetch_offset;
             let seconds = self.lag_seconds(behind);
             ctx.lag.record(&t.source_topic, t.partition, behind, seconds);
@@ -480,7 +515,7 @@ impl Session<'_> {
             Some(s) => s,
             None => record_count - (i32::MAX - self.identity.base_sequence) - 1,
         };
-        let budget = ctx.reserve(rewritten.len()).await;
+        let budget = self.take_budget(rewritten.len()).await;
         let producer = match &self.producer {
             Some(p) => Ok(p.clone()),
             None => ctx.producer_for(&t.target_topic, t.partition).await,

@@ -7,7 +7,9 @@
 //!    partition `n mod partitions`), each value carrying its per-key sequence and send time
 //!    (see [`super::verify`]); kmirror's own produce path, no producer id, no retries.
 //! 4. A consumer reads the target topic from offset 0 while this happens and notes when each
-//!    record arrives, until every record is there or nothing new came for `idle_timeout`.
+//!    record arrives, until every record is there or nothing new came for `idle_timeout`. It
+//!    polls the partitions one after the other (100 ms long polls), so a latency includes up
+//!    to one polling round; it is an upper bound of what kmirror adds plus both brokers.
 //! 5. [`verify`](super::verify::verify) decides: any loss, duplicate or reorder fails the run.
 
 use std::fmt;

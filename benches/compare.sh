@@ -31,16 +31,8 @@ cleanup() {
 trap cleanup EXIT
 
 free_port() { "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-start_broker() { # name port
-    mkdir -p "$work/$1"
-    (cd "$work/$1" && exec env -i PATH="$PATH" "$tools/bin/tansu" broker \
-        --listener-url "tcp://127.0.0.1:$2" --advertised-listener-url "tcp://127.0.0.1:$2" \
-        --storage-engine sqlite://tansu.db >"$work/$1/tansu.log" 2>&1) &
-    pids+=($!)
-    for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$2") 2>/dev/null && return; sleep 0.1; done
-    echo "tansu on port $2 did not start" >&2
-    exit 1
-}
+# shellcheck source=scripts/tansu-broker.sh
+source "$root/scripts/tansu-broker.sh"
 src_port=$(free_port)
 start_broker source "$src_port"
 tgt_port=$(free_port)

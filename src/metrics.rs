@@ -41,7 +41,8 @@ pub const PRODUCE_LATENCY: &str = "kmirror_produce_latency_seconds";
 /// Acknowledgement time minus the newest record timestamp of the batch (CreateTime batches):
 /// how old data is when the target has it.
 pub const REPLICATION_LATENCY: &str = "kmirror_replication_latency_seconds";
-/// Batch bytes fetched and not yet acknowledged, against the configured budget.
+/// Budget in use (room reserved for fetches being processed plus batches not yet answered by
+/// the target), against the configured budget.
 pub const IN_FLIGHT_BYTES: &str = "kmirror_in_flight_bytes";
 pub const BUDGET_BYTES: &str = "kmirror_memory_budget_bytes";
 /// Partition sessions restarted from the acknowledged position after a produce failure.

@@ -1,5 +1,5 @@
 //! `kmirror bench synthetic`: the replication engine between a synthetic source and sink (see
-//! [`broker`]) in the same process, so that nothing but kmirror's own work is measured.
+//! `broker.rs`) in the same process, so that nothing but kmirror's own work is measured.
 //!
 //! ```text
 //!  synthetic source ──Fetch──► kmirror engine (this process's runtime) ──Produce──► synthetic sink
@@ -11,8 +11,9 @@
 //! wire bytes and records accepted by the sink, the replicator's CPU seconds (process CPU
 //! minus the synthetic threads'), peak RSS, and the added latency of each batch (its Fetch
 //! response leaving the source to its Produce request reaching the sink). The same bytes then
-//! go through a plain TCP relay ([`super::relay`]) for the baseline.
+//! go through a plain TCP relay (`bench/relay.rs`) for the baseline.
 
+mod answers;
 mod broker;
 
 use std::fmt;

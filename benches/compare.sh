@@ -174,5 +174,8 @@ print(f"{records} records, {wire / 1e6:.1f} MB on the wire (lz4 batches), two ta
 print(f"{'replicator':<34} {'seconds':>8} {'MB/s':>8} {'records/s':>10} {'CPU s':>7} {'CPU s/GB':>9}")
 for name, secs, cpu in (("kmirror", k_secs, k_cpu), ("librdkafka consume->produce", p_secs, p_cpu)):
     print(f"{name:<34} {secs:8.1f} {wire / 1e6 / secs:8.1f} {records / secs:10.0f} {cpu:7.2f} {cpu / gb:9.1f}")
-print(f"kmirror CPU per GB = {k_cpu / p_cpu:.3f} x the librdkafka pipeline's (1/{p_cpu / max(k_cpu, 1e-9):.1f})")
+if k_cpu < 0.05:
+    print("kmirror's CPU time is under 5 clock ticks: too coarse for a ratio, use more records")
+else:
+    print(f"kmirror CPU per GB = {k_cpu / p_cpu:.3f} x the librdkafka pipeline's (1/{p_cpu / k_cpu:.1f})")
 PY

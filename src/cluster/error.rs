@@ -47,6 +47,18 @@ pub enum ClusterError {
         error: ErrorCode,
         message: Option<String>,
     },
+    #[error("cluster {cluster}: {api} for group {group}{tp} failed: {error}{message}",
+        tp = topic.as_deref().map(|t| format!(" on {t}-{}", partition.unwrap_or(-1))).unwrap_or_default(),
+        message = message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default())]
+    Group {
+        cluster: String,
+        api: &'static str,
+        group: String,
+        topic: Option<String>,
+        partition: Option<i32>,
+        error: ErrorCode,
+        message: Option<String>,
+    },
     #[error("cluster {cluster}: broker {broker} answered {api} without {topic}-{partition}")]
     MissingPartition {
         cluster: String,
@@ -64,7 +76,9 @@ impl ClusterError {
         match self {
             Self::Bootstrap { .. } | Self::Routing { .. } => true,
             Self::Connection { source, .. } => source.is_retriable(),
-            Self::Partition { error, .. } | Self::Request { error, .. } => error.is_retriable(),
+            Self::Partition { error, .. } | Self::Request { error, .. } | Self::Group { error, .. } => {
+                error.is_retriable()
+            }
             Self::MissingPartition { .. } => false,
         }
     }
@@ -82,7 +96,9 @@ impl ClusterError {
     /// The Kafka error code, for partition and request errors.
     pub fn error_code(&self) -> Option<ErrorCode> {
         match self {
-            Self::Partition { error, .. } | Self::Request { error, .. } => Some(*error),
+            Self::Partition { error, .. } | Self::Request { error, .. } | Self::Group { error, .. } => {
+                Some(*error)
+            }
             _ => None,
         }
     }

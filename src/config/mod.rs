@@ -14,6 +14,7 @@ mod client;
 mod draft;
 mod error;
 mod filter;
+mod groups;
 mod java_regex;
 mod keys;
 #[cfg(test)]
@@ -34,6 +35,10 @@ pub use error::ConfigError;
 pub use filter::{
     ConfigFilter, DEFAULT_CONFIG_EXCLUDE, DEFAULT_GROUPS, DEFAULT_GROUPS_EXCLUDE, DEFAULT_TOPICS,
     DEFAULT_TOPICS_EXCLUDE, PatternError, PatternList, TopicFilter, split_list,
+};
+pub use groups::{
+    DEFAULT_EMIT_CHECKPOINTS_INTERVAL, DEFAULT_REFRESH_GROUPS_INTERVAL, DEFAULT_SYNC_GROUP_OFFSETS_INTERVAL,
+    GROUP_KEYS, GroupFilter, GroupsConfig,
 };
 pub use model::{
     ClusterConfig, Config, DEFAULT_FETCH_MAX_BYTES, DEFAULT_FETCH_MAX_WAIT,

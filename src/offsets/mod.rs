@@ -53,6 +53,7 @@ mod log;
 mod reconcile;
 mod state;
 mod store;
+mod translate;
 mod writer;
 
 use std::fmt;
@@ -62,6 +63,7 @@ pub use log::{DecodedLog, TornTail, decode_log, encode_states};
 pub use reconcile::{ReplaySkip, reconcile};
 pub use state::{DEFAULT_MAX_HISTORY, MAX_HISTORY_LIMIT, Mapping, PartitionState};
 pub use store::{FileStore, LOCK_FILE, LOG_FILE, OffsetStore};
+pub use translate::{Translation, TranslationView, translate_committed};
 pub use writer::OffsetsWriter;
 
 /// One replicated partition: the flow (`"A->B"`), the source topic and the partition number

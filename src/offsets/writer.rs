@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use super::{Entry, OffsetStore, OffsetsError, PartitionKey};
+use super::{Entry, OffsetStore, OffsetsError, PartitionKey, TranslationView};
 
 enum Msg {
     Log(PartitionKey, Entry),
@@ -36,7 +36,13 @@ impl std::fmt::Debug for Msg {
 
 impl OffsetsWriter {
     /// Starts the writer thread. It stops (after a final sync) when every handle is dropped.
-    pub fn spawn(mut store: Box<dyn OffsetStore>, interval: Duration) -> (Self, std::thread::JoinHandle<()>) {
+    /// Every entry the store accepts is also folded into `view`, the live map that group
+    /// checkpoints translate through.
+    pub fn spawn(
+        mut store: Box<dyn OffsetStore>,
+        interval: Duration,
+        view: TranslationView,
+    ) -> (Self, std::thread::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel::<Msg>();
         let failure = Arc::new(Mutex::new(None));
         let failed = failure.clone();
@@ -53,7 +59,10 @@ impl OffsetsWriter {
                     let wait = next_sync.saturating_duration_since(Instant::now());
                     match rx.recv_timeout(wait) {
                         Ok(Msg::Log(key, entry)) => match store.append(&key, &entry) {
-                            Ok(()) => dirty = true,
+                            Ok(()) => {
+                                view.apply(&key, &entry);
+                                dirty = true;
+                            }
                             Err(e) => record(&e),
                         },
                         Ok(Msg::Flush(reply)) => {

@@ -18,7 +18,9 @@ use crate::cluster::{Cluster, FetchOptions, IsolationLevel};
 use crate::config::{Config, FlowConfig, GappedPolicy};
 use crate::error::Side;
 use crate::observe::Readiness;
-use crate::offsets::{FileStore, OffsetStore, OffsetsWriter, PartitionKey, PartitionState};
+use crate::offsets::{
+    DEFAULT_MAX_HISTORY, FileStore, OffsetStore, OffsetsWriter, PartitionKey, PartitionState, TranslationView,
+};
 
 /// Runs every flow of `config` until `shutdown` turns true (then drains and returns `Ok`) or
 /// a partition fails for good (then stops the rest and returns that error).
@@ -41,7 +43,8 @@ pub async fn run_with(
         .map(|f| f.offset_flush_interval)
         .min()
         .unwrap_or(Duration::from_secs(1));
-    let (offsets, writer_thread) = OffsetsWriter::spawn(Box::new(store), flush_interval);
+    let view = TranslationView::new(&stored, DEFAULT_MAX_HISTORY);
+    let (offsets, writer_thread) = OffsetsWriter::spawn(Box::new(store), flush_interval, view.clone());
 
     let mut clusters: HashMap<String, Arc<Cluster>> = HashMap::new();
     for flow in &config.flows {

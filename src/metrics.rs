@@ -113,10 +113,6 @@ pub(crate) fn in_flight(bytes: usize, budget: usize) {
     metrics::gauge!(BUDGET_BYTES).set(budget as f64);
 }
 
-pub(crate) fn checkpoints_written(flow: &str, n: usize) {
-    metrics::counter!(CHECKPOINTS, "flow" => flow.to_owned()).increment(n as u64);
-}
-
 pub(crate) fn checkpoint_inexact(flow: &str, reason: &'static str, n: u64) {
     if n > 0 {
         metrics::counter!(CHECKPOINT_INEXACT, "flow" => flow.to_owned(), "reason" => reason).increment(n);
@@ -129,6 +125,7 @@ pub(crate) fn checkpoint_age(flow: &str, seconds: f64) {
 
 pub(crate) fn group_offset_sync(flow: &str, result: &'static str, n: usize) {
     if n > 0 {
-        metrics::counter!(GROUP_OFFSET_SYNCS, "flow" => flow.to_owned(), "result" => result).increment(n as u64);
+        metrics::counter!(GROUP_OFFSET_SYNCS, "flow" => flow.to_owned(), "result" => result)
+            .increment(n as u64);
     }
 }

@@ -48,14 +48,14 @@ pub enum ClusterError {
         message: Option<String>,
     },
     #[error("cluster {cluster}: {api} for group {group}{tp} failed: {error}{message}",
-        tp = topic.as_deref().map(|t| format!(" on {t}-{}", partition.unwrap_or(-1))).unwrap_or_default(),
+        tp = at.as_deref().map(|(t, p)| format!(" on {t}-{p}")).unwrap_or_default(),
         message = message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default())]
     Group {
         cluster: String,
         api: &'static str,
         group: String,
-        topic: Option<String>,
-        partition: Option<i32>,
+        /// The topic-partition, for a partition's error (boxed: keeps the error small).
+        at: Option<Box<(String, i32)>>,
         error: ErrorCode,
         message: Option<String>,
     },

@@ -62,7 +62,9 @@ pub struct GroupsConfig {
 
 impl Default for GroupsConfig {
     fn default() -> Self {
-        let list = |p: &[&str]| PatternList::new(p).unwrap_or_else(|e| unreachable!("built-in patterns compile: {e}"));
+        let list = |p: &[&str]| {
+            PatternList::new(p).unwrap_or_else(|e| unreachable!("built-in patterns compile: {e}"))
+        };
         Self {
             filter: GroupFilter {
                 include: list(DEFAULT_GROUPS),
@@ -101,7 +103,10 @@ impl GroupsConfig {
             None => Ok(default),
             Some(v) => match v.trim().parse::<u64>() {
                 Ok(s) if s >= 1 => Ok(Duration::from_secs(s)),
-                _ => Err(bad(key, format!("`{v}` is not a whole number of seconds, at least 1"))),
+                _ => Err(bad(
+                    key,
+                    format!("`{v}` is not a whole number of seconds, at least 1"),
+                )),
             },
         };
         let mut c = Self::default();
@@ -118,10 +123,13 @@ impl GroupsConfig {
         c.refresh_groups = boolean("refresh.groups.enabled", c.refresh_groups)?;
         c.refresh_groups_interval = seconds("refresh.groups.interval.seconds", c.refresh_groups_interval)?;
         c.emit_checkpoints = boolean("emit.checkpoints.enabled", c.emit_checkpoints)?;
-        c.emit_checkpoints_interval = seconds("emit.checkpoints.interval.seconds", c.emit_checkpoints_interval)?;
+        c.emit_checkpoints_interval =
+            seconds("emit.checkpoints.interval.seconds", c.emit_checkpoints_interval)?;
         c.sync_group_offsets = boolean("sync.group.offsets.enabled", c.sync_group_offsets)?;
-        c.sync_group_offsets_interval =
-            seconds("sync.group.offsets.interval.seconds", c.sync_group_offsets_interval)?;
+        c.sync_group_offsets_interval = seconds(
+            "sync.group.offsets.interval.seconds",
+            c.sync_group_offsets_interval,
+        )?;
         if let Some(v) = get("checkpoints.topic.replication.factor") {
             c.checkpoints_replication_factor = match v.trim().parse::<i16>() {
                 Ok(n) if n == -1 || n >= 1 => n,
@@ -143,7 +151,10 @@ mod tests {
 
     fn flow(props: &[(&str, &str)]) -> FlowConfig {
         let mut f = FlowConfig::new("A", "B");
-        f.properties = props.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        f.properties = props
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         f
     }
 
@@ -181,14 +192,20 @@ mod tests {
         let c = GroupsConfig::of(&flow(&[("groups.blacklist", "x.*")])).unwrap();
         assert!(!c.filter.matches("xy") && c.filter.matches("console-consumer-1"));
         let err = GroupsConfig::of(&flow(&[("refresh.groups.interval.seconds", "0")])).unwrap_err();
-        assert!(err.to_string().contains("refresh.groups.interval.seconds"), "{err}");
+        assert!(
+            err.to_string().contains("refresh.groups.interval.seconds"),
+            "{err}"
+        );
     }
 
     #[test]
     fn every_key_is_documented_in_the_reference_file() {
         let reference = include_str!("../../config/kmirror.toml");
         for key in GROUP_KEYS {
-            assert!(reference.contains(&format!("\"{key}\"")), "{key} missing from config/kmirror.toml");
+            assert!(
+                reference.contains(&format!("\"{key}\"")),
+                "{key} missing from config/kmirror.toml"
+            );
         }
     }
 }

@@ -49,6 +49,7 @@
 //!   `offsets.log` and fsyncs the directory, so a crash leaves one complete log or the other.
 
 mod error;
+pub mod groups;
 mod log;
 pub mod mm2;
 mod reconcile;

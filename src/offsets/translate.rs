@@ -58,7 +58,11 @@ impl Translation {
 /// Translates `source_offset` through `state`. `history_complete` says that the history still
 /// reaches back to the flow's first batch (it was never trimmed), so offsets before it were
 /// never replicated rather than forgotten.
-pub fn translate_committed(state: &PartitionState, source_offset: i64, history_complete: bool) -> Translation {
+pub fn translate_committed(
+    state: &PartitionState,
+    source_offset: i64,
+    history_complete: bool,
+) -> Translation {
     if source_offset > state.resume_offset {
         return Translation::Ahead;
     }
@@ -95,7 +99,9 @@ impl TranslationView {
     /// A view starting from the stored states; `max_history` is the store's history bound.
     pub fn new(states: &BTreeMap<PartitionKey, PartitionState>, max_history: usize) -> Self {
         Self {
-            states: Arc::new(RwLock::new(states.iter().map(|(k, v)| (k.clone(), v.clone())).collect())),
+            states: Arc::new(RwLock::new(
+                states.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            )),
             max_history: max_history.max(1),
         }
     }

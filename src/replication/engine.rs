@@ -15,9 +15,10 @@ use super::context::FlowContext;
 use super::partition::PartitionTask;
 use super::topics;
 use crate::cluster::{Cluster, FetchOptions, IsolationLevel};
-use crate::config::{Config, FlowConfig, GappedPolicy};
+use crate::config::{Config, FlowConfig, GappedPolicy, GroupsConfig};
 use crate::error::Side;
 use crate::observe::Readiness;
+use crate::offsets::groups::GroupsTask;
 use crate::offsets::{
     DEFAULT_MAX_HISTORY, FileStore, OffsetStore, OffsetsWriter, PartitionKey, PartitionState, TranslationView,
 };
@@ -35,6 +36,12 @@ pub async fn run_with(
     mut shutdown: watch::Receiver<bool>,
     readiness: Readiness,
 ) -> Result<(), ReplicationError> {
+    let groups = config
+        .flows
+        .iter()
+        .map(GroupsConfig::of)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ReplicationError::Config(Box::new(e)))?;
     let mut store = FileStore::open(&config.state_dir).map_err(|e| ReplicationError::Store(Box::new(e)))?;
     let stored = store.load().map_err(|e| ReplicationError::Store(Box::new(e)))?;
     let flush_interval = config
@@ -65,8 +72,18 @@ pub async fn run_with(
     let stop_tx = Arc::new(stop_tx);
     let budget = Arc::new(Semaphore::new(config.memory_budget_bytes.max(1)));
     let mut tasks = JoinSet::new();
+    // Group checkpoints and offset sync: beside replication, never a reason to stop it.
+    let mut group_tasks = JoinSet::new();
     let planned = Arc::new(AtomicUsize::new(0));
-    for flow in &config.flows {
+    for (flow, groups) in config.flows.iter().zip(groups) {
+        let group_task = GroupsTask {
+            flow: flow.clone(),
+            config: groups,
+            source: clusters[&flow.source].clone(),
+            target: clusters[&flow.target].clone(),
+            view: view.clone(),
+        };
+        drop(group_tasks.spawn(group_task.run(stop.clone())));
         let ctx = Arc::new(FlowContext {
             name: flow.name(),
             source: clusters[&flow.source].clone(),
@@ -126,6 +143,7 @@ pub async fn run_with(
             },
         }
     }
+    while group_tasks.join_next().await.is_some() {}
     let flushed = offsets.flush().await;
     drop(offsets);
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;

@@ -13,14 +13,15 @@ use std::future::Future;
 use kafka_protocol::messages::ApiKey;
 
 pub use wire::{
-    CommittedOffset, GROUP_ID_NOT_FOUND, GroupDescription, GroupState, PartitionIssue, build_describe_groups_request,
-    build_find_coordinator_request, build_list_groups_request, build_offset_commit_request,
-    build_offset_fetch_request, process_describe_groups_response, process_find_coordinator_response,
-    process_list_groups_response, process_offset_commit_response, process_offset_fetch_response,
+    CommittedOffset, GROUP_ID_NOT_FOUND, GroupDescription, GroupState, PartitionIssue,
+    build_describe_groups_request, build_find_coordinator_request, build_list_groups_request,
+    build_offset_commit_request, build_offset_fetch_request, process_describe_groups_response,
+    process_find_coordinator_response, process_list_groups_response, process_offset_commit_response,
+    process_offset_fetch_response,
 };
 
 use super::partition::ResponseIssue;
-use super::{Backoff, Cluster, ClusterError};
+use super::{Cluster, ClusterError};
 use crate::net::Connection;
 use crate::protocol::errors::ErrorCode;
 
@@ -45,8 +46,7 @@ impl Cluster {
             cluster: self.name().to_owned(),
             api,
             group: group.to_owned(),
-            topic: None,
-            partition: None,
+            at: None,
             error,
             message,
         }
@@ -57,8 +57,7 @@ impl Cluster {
             cluster: self.name().to_owned(),
             api,
             group: group.to_owned(),
-            topic: Some(issue.topic),
-            partition: Some(issue.partition),
+            at: Some(Box::new((issue.topic, issue.partition))),
             error: issue.code,
             message: None,
         }
@@ -81,32 +80,16 @@ impl Cluster {
         self.connection(&addr).await
     }
 
-    /// Runs `op` against the coordinator of `group`, retrying retriable failures up to
-    /// `request_retries` times. A lost connection is retried only when `idempotent`.
-    async fn on_coordinator<T, F, Fut>(&self, group: &str, idempotent: bool, mut op: F) -> Result<T, ClusterError>
+    /// Runs `op` against the coordinator of `group`, retrying retriable failures (the
+    /// coordinator moved or is loading) up to `request_retries` times. A lost connection is
+    /// retried only when `idempotent`.
+    async fn on_coordinator<T, F, Fut>(&self, group: &str, idempotent: bool, op: F) -> Result<T, ClusterError>
     where
         F: FnMut(Connection) -> Fut,
         Fut: Future<Output = Result<T, ClusterError>>,
     {
-        let config = self.config();
-        let mut backoff = Backoff::new(config.reconnect_backoff, config.reconnect_backoff_max);
-        loop {
-            let (result, sent) = match self.coordinator(group).await {
-                Ok(conn) => (op(conn).await, true),
-                Err(e) => (Err(e), false),
-            };
-            let err = match result {
-                Ok(v) => return Ok(v),
-                Err(e) => e,
-            };
-            let ambiguous = sent && matches!(err, ClusterError::Connection { .. });
-            if !err.is_retriable() || backoff.attempts() >= config.request_retries || (ambiguous && !idempotent) {
-                return Err(err);
-            }
-            tracing::debug!(cluster = %self.name(), group, error = %err, "retrying a group request");
-            let delay = backoff.next_delay(&mut rand::rng());
-            tokio::time::sleep(delay).await;
-        }
+        self.retrying(|| self.coordinator(group), None, idempotent, op)
+            .await
     }
 
     /// Every group on the cluster: groups live on their coordinators, so every broker is
@@ -142,7 +125,8 @@ impl Cluster {
                     .request(request)
                     .await
                     .map_err(|e| self.connection_error(e))?;
-                process_describe_groups_response(&r, group).map_err(|i| self.group_error("DescribeGroups", group, i))
+                process_describe_groups_response(&r, group)
+                    .map_err(|i| self.group_error("DescribeGroups", group, i))
             }
         })
         .await
@@ -172,7 +156,11 @@ impl Cluster {
     /// Commits `offsets` for `group` as an admin client does (generation -1, no member id):
     /// a coordinator refuses that for a group with active members. Returns the partitions
     /// that failed; an error for the request as a whole fails every partition.
-    pub async fn commit_offsets(&self, group: &str, offsets: &[CommittedOffset]) -> Result<Vec<ClusterError>, ClusterError> {
+    pub async fn commit_offsets(
+        &self,
+        group: &str,
+        offsets: &[CommittedOffset],
+    ) -> Result<Vec<ClusterError>, ClusterError> {
         if offsets.is_empty() {
             return Ok(Vec::new());
         }

@@ -4,7 +4,9 @@
 //! v4 (KIP-699) and OffsetFetch batches groups from v8 (KIP-709); both are built and read in
 //! either shape.
 
-use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
 use kafka_protocol::messages::{
     DescribeGroupsRequest, DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse, GroupId,
@@ -13,7 +15,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use crate::cluster::partition::ResponseIssue;
+use crate::cluster::partition::{ResponseIssue, check};
 use crate::protocol::errors::{self, ErrorCode};
 
 /// `FindCoordinatorRequest.CoordinatorType.GROUP`.
@@ -73,17 +75,6 @@ pub struct PartitionIssue {
     pub code: ErrorCode,
 }
 
-fn check(code: i16, message: Option<&StrBytes>) -> Result<(), ResponseIssue> {
-    if code == errors::NONE {
-        Ok(())
-    } else {
-        Err(ResponseIssue::Error {
-            code: ErrorCode(code),
-            message: message.map(|m| m.to_string()),
-        })
-    }
-}
-
 fn group_id(group: &str) -> GroupId {
     GroupId(StrBytes::from_string(group.to_owned()))
 }
@@ -131,8 +122,7 @@ pub fn build_list_groups_request() -> ListGroupsRequest {
 /// only ever committed offsets).
 pub fn process_list_groups_response(r: &ListGroupsResponse) -> Result<Vec<(String, String)>, ResponseIssue> {
     check(r.error_code, None)?;
-    Ok(r
-        .groups
+    Ok(r.groups
         .iter()
         .map(|g| (g.group_id.0.to_string(), g.protocol_type.to_string()))
         .collect())
@@ -213,14 +203,26 @@ pub fn process_offset_fetch_response(
         check(g.error_code, None)?;
         for t in &g.topics {
             for p in &t.partitions {
-                take(&t.name.0, p.partition_index, p.committed_offset, p.metadata.as_ref(), p.error_code);
+                take(
+                    &t.name.0,
+                    p.partition_index,
+                    p.committed_offset,
+                    p.metadata.as_ref(),
+                    p.error_code,
+                );
             }
         }
     } else {
         check(r.error_code, None)?;
         for t in &r.topics {
             for p in &t.partitions {
-                take(&t.name.0, p.partition_index, p.committed_offset, p.metadata.as_ref(), p.error_code);
+                take(
+                    &t.name.0,
+                    p.partition_index,
+                    p.committed_offset,
+                    p.metadata.as_ref(),
+                    p.error_code,
+                );
             }
         }
     }
@@ -260,7 +262,10 @@ pub fn build_offset_commit_request(group: &str, offsets: &[CommittedOffset]) -> 
 
 /// The partitions the commit failed for; a partition the response does not mention failed
 /// too (code -1).
-pub fn process_offset_commit_response(r: &OffsetCommitResponse, offsets: &[CommittedOffset]) -> Vec<PartitionIssue> {
+pub fn process_offset_commit_response(
+    r: &OffsetCommitResponse,
+    offsets: &[CommittedOffset],
+) -> Vec<PartitionIssue> {
     offsets
         .iter()
         .filter_map(|o| {
@@ -278,4 +283,147 @@ pub fn process_offset_commit_response(r: &OffsetCommitResponse, offsets: &[Commi
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use kafka_protocol::messages::describe_groups_response::DescribedGroup;
+    use kafka_protocol::messages::find_coordinator_response::Coordinator;
+    use kafka_protocol::messages::offset_commit_response::{
+        OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+    };
+    use kafka_protocol::messages::offset_fetch_response::{
+        OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+        OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+    };
+
+    use super::*;
+
+    fn s(v: &str) -> StrBytes {
+        StrBytes::from_string(v.to_owned())
+    }
+
+    #[test]
+    fn find_coordinator_in_both_layouts() {
+        assert_eq!(build_find_coordinator_request("g", 4).coordinator_keys, [s("g")]);
+        assert_eq!(build_find_coordinator_request("g", 3).key, s("g"));
+        let v4 = FindCoordinatorResponse::default().with_coordinators(vec![
+            Coordinator::default()
+                .with_key(s("g"))
+                .with_host(s("::1"))
+                .with_port(9092),
+        ]);
+        assert_eq!(
+            process_find_coordinator_response(&v4, "g", 4),
+            Ok("[::1]:9092".to_owned())
+        );
+        assert_eq!(
+            process_find_coordinator_response(&v4, "h", 4),
+            Err(ResponseIssue::Missing)
+        );
+        let v3 = FindCoordinatorResponse::default().with_error_code(15);
+        assert!(matches!(
+            process_find_coordinator_response(&v3, "g", 3),
+            Err(ResponseIssue::Error {
+                code: ErrorCode(15),
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn an_unknown_group_is_dead() {
+        let r = DescribeGroupsResponse::default().with_groups(vec![
+            DescribedGroup::default()
+                .with_group_id(group_id("g"))
+                .with_error_code(GROUP_ID_NOT_FOUND),
+        ]);
+        let d = process_describe_groups_response(&r, "g").unwrap();
+        assert_eq!((d.state, d.members), (GroupState::Dead, 0));
+        assert_eq!(GroupState::parse("Stable"), GroupState::Stable);
+        assert_eq!(
+            GroupState::parse("Assigning"),
+            GroupState::Other("Assigning".to_owned())
+        );
+    }
+
+    #[test]
+    fn offset_fetch_in_both_layouts_skips_partitions_without_offsets() {
+        let old = OffsetFetchResponse::default().with_topics(vec![
+            OffsetFetchResponseTopic::default()
+                .with_name(TopicName(s("t")))
+                .with_partitions(vec![
+                    OffsetFetchResponsePartition::default()
+                        .with_partition_index(0)
+                        .with_committed_offset(7)
+                        .with_metadata(Some(s("m"))),
+                    OffsetFetchResponsePartition::default()
+                        .with_partition_index(1)
+                        .with_committed_offset(-1),
+                    OffsetFetchResponsePartition::default()
+                        .with_partition_index(2)
+                        .with_error_code(3),
+                ]),
+        ]);
+        let (offsets, issues) = process_offset_fetch_response(&old, "g", 7).unwrap();
+        assert_eq!(
+            offsets,
+            [CommittedOffset {
+                topic: "t".to_owned(),
+                partition: 0,
+                offset: 7,
+                metadata: Some("m".to_owned())
+            }]
+        );
+        assert_eq!(issues[0].partition, 2);
+        let new = OffsetFetchResponse::default().with_groups(vec![
+            OffsetFetchResponseGroup::default()
+                .with_group_id(group_id("g"))
+                .with_topics(vec![
+                    OffsetFetchResponseTopics::default()
+                        .with_name(TopicName(s("t")))
+                        .with_partitions(vec![
+                            OffsetFetchResponsePartitions::default()
+                                .with_partition_index(3)
+                                .with_committed_offset(9),
+                        ]),
+                ]),
+        ]);
+        let (offsets, _) = process_offset_fetch_response(&new, "g", 8).unwrap();
+        assert_eq!((offsets[0].partition, offsets[0].offset), (3, 9));
+        assert_eq!(
+            process_offset_fetch_response(&new, "x", 8),
+            Err(ResponseIssue::Missing)
+        );
+        assert_eq!(build_offset_fetch_request("g", 8).groups.len(), 1);
+        assert_eq!(build_offset_fetch_request("g", 7).group_id, group_id("g"));
+    }
+
+    #[test]
+    fn an_admin_commit_names_every_refused_partition() {
+        let offsets: Vec<CommittedOffset> = (0..3)
+            .map(|p| CommittedOffset {
+                topic: "t".to_owned(),
+                partition: p,
+                offset: 10,
+                metadata: None,
+            })
+            .collect();
+        let r = build_offset_commit_request("g", &offsets);
+        assert_eq!((r.generation_id_or_member_epoch, r.member_id.as_str()), (-1, ""));
+        assert_eq!((r.topics.len(), r.topics[0].partitions.len()), (1, 3));
+        let response = OffsetCommitResponse::default().with_topics(vec![
+            OffsetCommitResponseTopic::default()
+                .with_name(TopicName(s("t")))
+                .with_partitions(vec![
+                    OffsetCommitResponsePartition::default().with_partition_index(0),
+                    OffsetCommitResponsePartition::default()
+                        .with_partition_index(1)
+                        .with_error_code(25),
+                ]),
+        ]);
+        let issues = process_offset_commit_response(&response, &offsets);
+        let failed: Vec<(i32, i16)> = issues.iter().map(|i| (i.partition, i.code.0)).collect();
+        assert_eq!(failed, [(1, 25), (2, -1)]);
+    }
 }

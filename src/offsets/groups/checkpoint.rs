@@ -95,7 +95,12 @@ impl CheckpointLog {
     pub fn select(&self, candidates: Vec<GroupCheckpoint>) -> Vec<GroupCheckpoint> {
         candidates
             .into_iter()
-            .filter(|c| is_more_recent(self.latest.get(&(c.group.clone(), c.topic.clone(), c.partition)), c))
+            .filter(|c| {
+                is_more_recent(
+                    self.latest.get(&(c.group.clone(), c.topic.clone(), c.partition)),
+                    c,
+                )
+            })
             .collect()
     }
 
@@ -154,7 +159,13 @@ mod tests {
         let flow = FlowConfig::new("A", "B");
         let view = TranslationView::new(&BTreeMap::new(), 100);
         let key = PartitionKey::new("A->B", "orders", 1);
-        view.apply(&key, &Entry::Baseline { source_offset: 0, target_end: 0 });
+        view.apply(
+            &key,
+            &Entry::Baseline {
+                source_offset: 0,
+                target_end: 0,
+            },
+        );
         view.apply(
             &key,
             &Entry::Forwarded {

@@ -38,7 +38,11 @@ pub fn checkpoints_topic(flow: &FlowConfig) -> String {
         .properties
         .get("replication.policy.internal.topic.separator.enabled")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"));
-    let sep = if internal_sep { "." } else { flow.policy.separator() };
+    let sep = if internal_sep {
+        "."
+    } else {
+        flow.policy.separator()
+    };
     format!("{}{sep}checkpoints{sep}internal", flow.source)
 }
 
@@ -55,7 +59,11 @@ pub struct SyncReport {
 }
 
 /// Commits `checkpoints` of one group on `target` under the rules of [`sync::decide`].
-pub async fn sync_group(target: &Cluster, group: &str, checkpoints: &[GroupCheckpoint]) -> Result<SyncReport, ClusterError> {
+pub async fn sync_group(
+    target: &Cluster,
+    group: &str,
+    checkpoints: &[GroupCheckpoint],
+) -> Result<SyncReport, ClusterError> {
     let described = target.describe_group(group).await?;
     let current = target.committed_offsets(group).await?;
     let mut report = SyncReport {
@@ -70,8 +78,7 @@ pub async fn sync_group(target: &Cluster, group: &str, checkpoints: &[GroupCheck
             let failed = target.commit_offsets(group, &plan.commit).await?;
             for c in &plan.commit {
                 let refused = failed.iter().any(|e| {
-                    matches!(e, ClusterError::Group { topic: Some(t), partition: Some(p), .. }
-                        if *t == c.topic && *p == c.partition)
+                    matches!(e, ClusterError::Group { at: Some(at), .. } if at.0 == c.topic && at.1 == c.partition)
                 });
                 if !refused {
                     report.committed.push((c.topic.clone(), c.partition, c.offset));
@@ -129,9 +136,11 @@ impl GroupsTask {
         // The first sync waits one interval (as MM2's), so that it uses a full checkpoint pass.
         sync.reset();
         let mut refreshed_once = false;
+        let stop = shutdown.clone();
         loop {
             tokio::select! {
-                _ = shutdown.wait_for(|s| *s) => break,
+                // The guard `wait_for` returns must not live across the awaits below.
+                () = async { drop(shutdown.wait_for(|s| *s).await) } => break,
                 _ = refresh.tick(), if c.refresh_groups || !refreshed_once => {
                     self.refresh(&mut pass).await;
                     refreshed_once = true;
@@ -139,8 +148,9 @@ impl GroupsTask {
                     emit.reset_immediately();
                 }
                 _ = emit.tick(), if refreshed_once => {
-                    if c.emit_checkpoints && pass.writer.is_none() {
-                        match self.start_writer(&shutdown).await {
+                    // The checkpoints topic is created when there is a group to checkpoint.
+                    if c.emit_checkpoints && pass.writer.is_none() && !pass.groups.is_empty() {
+                        match self.start_writer(&stop).await {
                             Ok((w, t)) => {
                                 pass.writer = Some(w);
                                 writer_task = Some(t);
@@ -167,21 +177,32 @@ impl GroupsTask {
     async fn start_writer(
         &self,
         shutdown: &watch::Receiver<bool>,
-    ) -> Result<(InternalTopicWriter, tokio::task::JoinHandle<()>), crate::offsets::mm2::InternalTopicError> {
+    ) -> Result<(InternalTopicWriter, tokio::task::JoinHandle<()>), crate::offsets::mm2::InternalTopicError>
+    {
         let topic = checkpoints_topic(&self.flow);
         let rf = self.config.checkpoints_replication_factor;
         let _ = ensure_internal_topic(&self.target, &topic, (rf > 0).then_some(rf)).await?;
         let written = ::metrics::counter!(metrics::CHECKPOINTS, "flow" => self.flow.name());
-        Ok(InternalTopicWriter::spawn(self.target.clone(), topic, written, shutdown.clone()))
+        Ok(InternalTopicWriter::spawn(
+            self.target.clone(),
+            topic,
+            written,
+            shutdown.clone(),
+        ))
     }
 
     async fn refresh(&self, pass: &mut Pass) {
         match self.source.list_groups().await {
             Ok(all) => {
-                pass.groups = all.into_iter().filter(|g| self.config.filter.matches(g)).collect();
+                pass.groups = all
+                    .into_iter()
+                    .filter(|g| self.config.filter.matches(g))
+                    .collect();
                 pass.latest.retain(|g, _| pass.groups.contains(g));
             }
-            Err(e) => tracing::warn!(flow = %self.flow.name(), error = %e, "cannot list the source groups; retrying"),
+            Err(e) => {
+                tracing::warn!(flow = %self.flow.name(), error = %e, "cannot list the source groups; retrying")
+            }
         }
     }
 
@@ -221,7 +242,8 @@ impl GroupsTask {
                 let _ = pass.latest.insert(group.clone(), checkpoints);
             }
         }
-        if complete && (pass.writer.is_some() || !self.config.emit_checkpoints) {
+        let written = pass.writer.is_some() || !self.config.emit_checkpoints || pass.groups.is_empty();
+        if complete && written {
             pass.last_checkpoint = Some(Instant::now());
             metrics::checkpoint_age(&name, 0.0);
         }

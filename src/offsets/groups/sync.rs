@@ -17,7 +17,10 @@ use crate::cluster::groups::{CommittedOffset, GroupDescription, GroupState};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncDecision {
     /// The group is in use on the target.
-    Active { state: GroupState, members: usize },
+    Active {
+        state: GroupState,
+        members: usize,
+    },
     Sync(SyncPlan),
 }
 
@@ -111,9 +114,16 @@ mod tests {
         let d = decide(
             &described(GroupState::Empty, 0),
             &[committed(0, 5), committed(1, 50), committed(2, 7)],
-            &[checkpoint(0, 10), checkpoint(1, 20), checkpoint(2, 7), checkpoint(3, 1)],
+            &[
+                checkpoint(0, 10),
+                checkpoint(1, 20),
+                checkpoint(2, 7),
+                checkpoint(3, 1),
+            ],
         );
-        let SyncDecision::Sync(plan) = d else { panic!("{d:?}") };
+        let SyncDecision::Sync(plan) = d else {
+            panic!("{d:?}")
+        };
         let commits: Vec<(i32, i64)> = plan.commit.iter().map(|c| (c.partition, c.offset)).collect();
         assert_eq!(commits, [(0, 10), (3, 1)]);
         assert_eq!(plan.commit[0].metadata.as_deref(), Some("m"));

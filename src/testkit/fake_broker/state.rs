@@ -40,6 +40,7 @@ pub(super) struct State {
     /// Configuration overrides set on each topic (at creation or by the test).
     configs: BTreeMap<String, BTreeMap<String, String>>,
     next_producer_id: i64,
+    pub(super) groups: BTreeMap<String, super::groups::FakeGroup>,
 }
 
 /// The checks of `ProduceRequest.validateRecords` and `LogValidator` (apache/kafka) that a
@@ -87,6 +88,7 @@ impl State {
             topics: BTreeMap::new(),
             configs: BTreeMap::new(),
             next_producer_id: 1000,
+            groups: BTreeMap::new(),
         }
     }
 

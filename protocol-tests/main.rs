@@ -12,6 +12,7 @@
 mod codecs;
 mod fake_broker;
 mod fuzz_corpus;
+mod groups;
 mod mm2_internal;
 mod observe;
 mod replication;

@@ -122,6 +122,70 @@ pub async fn consume(
     serde_json::from_value(answer["records"].clone()).expect("records")
 }
 
+/// Consumes `count` records as group `group` from its committed offset (the consumer does
+/// not join the group and commits nothing).
+pub async fn consume_group(
+    bootstrap: &str,
+    group: &str,
+    topic: &str,
+    partition: i32,
+    count: usize,
+    timeout_s: u64,
+) -> Vec<PyRecord> {
+    let answer = run_async(
+        "consume",
+        json!({"bootstrap": bootstrap, "group": group, "topic": topic, "partition": partition,
+               "offset": null, "count": count, "timeout_s": timeout_s}),
+    )
+    .await;
+    serde_json::from_value(answer["records"].clone()).expect("records")
+}
+
+/// Commits `(topic, partition, offset)` for `group`.
+pub async fn commit(bootstrap: &str, group: &str, offsets: &[(&str, i32, i64)]) {
+    let _ = run_async(
+        "commit",
+        json!({"bootstrap": bootstrap, "group": group, "offsets": offsets}),
+    )
+    .await;
+}
+
+/// The committed offsets of `group`, sorted.
+pub async fn committed(bootstrap: &str, group: &str) -> Vec<(String, i32, i64)> {
+    let answer = run_async("committed", json!({"bootstrap": bootstrap, "group": group})).await;
+    serde_json::from_value(answer["offsets"].clone()).expect("offsets")
+}
+
+/// Runs a Python program with the venv's interpreter (confluent-kafka importable): `request`
+/// on its stdin as JSON, its stdout parsed as JSON.
+pub async fn run_script(script: &'static str, request: Value) -> Value {
+    tokio::task::spawn_blocking(move || {
+        let python = super::tools_dir().join("venv").join("bin").join("python");
+        let mut child = Command::new(python)
+            .args(["-c", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start python");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(request.to_string().as_bytes())
+            .expect("write request");
+        let out = child.wait_with_output().expect("python output");
+        assert!(
+            out.status.success(),
+            "python script failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("json answer")
+    })
+    .await
+    .expect("python task")
+}
+
 /// Writes `count` records `<prefix>-<i>` (keys `<i>`) round robin over `partitions`
 /// partitions, spread over `seconds`.
 pub async fn produce_seq(

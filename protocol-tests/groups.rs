@@ -21,14 +21,15 @@ use std::time::Duration;
 use kafka_protocol::messages::ApiKey;
 use kmirror::cluster::{Cluster, OffsetSpec};
 use kmirror::config::ClientConfig;
-use kmirror::protocol::batch::{CONTROL_BIT, RecordBatch, TRANSACTIONAL_BIT};
+use kmirror::protocol::batch::{RecordBatch, TRANSACTIONAL_BIT};
 use kmirror::protocol::mm2::{Checkpoint, Mm2Record};
-use kmirror::protocol::records::{BatchSpec, Record, decode_records, encode_batch};
+use kmirror::protocol::records::decode_records;
 use kmirror::testkit::FakeBroker;
 use kmirror::testkit::batches::{data_batch, producer_batch};
 use serde_json::json;
 use tokio::sync::watch;
 
+use crate::replication_faults::control;
 use crate::support::kmirror::Kmirror;
 use crate::support::pyclient::{self, PyRecord};
 use crate::support::tansu::TansuBroker;
@@ -95,19 +96,23 @@ fn records(partition: i32) -> Vec<PyRecord> {
         .collect()
 }
 
-fn contents(
-    records: Vec<PyRecord>,
-) -> Vec<(
+/// What a consumer sees of a record: key, value, headers, timestamp.
+type Contents = (
     Option<String>,
     Option<String>,
     Vec<(String, Option<String>)>,
     Option<i64>,
-)> {
+);
+
+fn contents(records: Vec<PyRecord>) -> Vec<Contents> {
     records
         .into_iter()
         .map(|r| (r.key, r.value, r.headers, r.timestamp))
         .collect()
 }
+
+/// A decoded checkpoint: (group, topic, partition) → (version, upstream, downstream, metadata).
+type DecodedCheckpoints = BTreeMap<(String, String, i64), (i64, i64, i64, String)>;
 
 /// `kmirror offsets translate` with the test's working directory (where the state is).
 fn translate(dir: &Path, config: &Path, group: &str, commit: bool) -> (bool, String) {
@@ -218,7 +223,7 @@ async fn a_group_resumes_on_the_target_at_exactly_the_record_it_would_read_next(
     // librdkafka's admin client cannot always get from tansu).
     let checkpoints_topic = "source.checkpoints.internal";
     let end = {
-        let c = Cluster::bootstrap("check", &[tgt.clone()], ClientConfig::default())
+        let c = Cluster::bootstrap("check", std::slice::from_ref(&tgt), ClientConfig::default())
             .await
             .unwrap();
         let _ = c.refresh_topics(&[checkpoints_topic.to_owned()]).await;
@@ -231,7 +236,7 @@ async fn a_group_resumes_on_the_target_at_exactly_the_record_it_would_read_next(
         json!({"bootstrap": tgt, "topic": checkpoints_topic, "end": end}),
     )
     .await;
-    let mut latest: BTreeMap<(String, String, i64), (i64, i64, i64, String)> = BTreeMap::new();
+    let mut latest = DecodedCheckpoints::new();
     for r in decoded["records"].as_array().unwrap() {
         let s = |k: &str| r[k].as_str().unwrap().to_owned();
         let n = |k: &str| r[k].as_i64().unwrap();
@@ -292,23 +297,6 @@ async fn a_group_resumes_on_the_target_at_exactly_the_record_it_would_read_next(
         contents(pyclient::consume(&src, &t, 1, 20, 1, 60).await)
     );
     kmirror.stop_cleanly().await;
-}
-
-fn control(base_offset: i64, producer_id: i64, commit: bool) -> bytes::Bytes {
-    let spec = BatchSpec {
-        base_offset,
-        attributes: CONTROL_BIT | TRANSACTIONAL_BIT,
-        producer_id,
-        producer_epoch: 0,
-        base_sequence: -1,
-        ..BatchSpec::default()
-    };
-    let marker = Record {
-        key: Some(bytes::Bytes::from(vec![0, 0, 0, u8::from(commit)])),
-        value: Some(bytes::Bytes::from_static(&[0, 0, 0, 0, 0, 0])),
-        ..Record::default()
-    };
-    encode_batch(&spec, &[marker]).unwrap()
 }
 
 fn target_offset(target: &FakeBroker, group: &str) -> Option<i64> {

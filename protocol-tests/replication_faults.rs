@@ -65,7 +65,8 @@ fn values(batch: &RecordBatch) -> Vec<Option<Bytes>> {
         .collect()
 }
 
-fn control(base_offset: i64, producer_id: i64, commit: bool) -> Bytes {
+/// A transaction marker (commit or abort) of `producer_id` at `base_offset`.
+pub fn control(base_offset: i64, producer_id: i64, commit: bool) -> Bytes {
     let spec = BatchSpec {
         base_offset,
         attributes: CONTROL_BIT | TRANSACTIONAL_BIT,

@@ -40,19 +40,28 @@ impl PyRecord {
 }
 
 fn run(command: &str, request: Value) -> Value {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/protocol-tests/support/kafka_client.py"
+    );
+    python(
+        &[script, command],
+        &request,
+        &format!("kafka_client.py {command}"),
+    )
+}
+
+/// Runs the venv's Python with `args`, `request` as JSON on stdin, and parses its stdout as
+/// JSON; fails the test with its stderr if it fails.
+fn python(args: &[&str], request: &Value, what: &str) -> Value {
     let python = super::tools_dir().join("venv").join("bin").join("python");
     assert!(
         python.exists(),
         "{} missing: run scripts/install-test-deps.sh",
         python.display()
     );
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/protocol-tests/support/kafka_client.py"
-    );
     let mut child = Command::new(python)
-        .arg(script)
-        .arg(command)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -67,7 +76,7 @@ fn run(command: &str, request: Value) -> Value {
     let out = child.wait_with_output().expect("python output");
     assert!(
         out.status.success(),
-        "kafka_client.py {command} failed: {}",
+        "{what} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("json answer")
@@ -159,31 +168,9 @@ pub async fn committed(bootstrap: &str, group: &str) -> Vec<(String, i32, i64)> 
 /// Runs a Python program with the venv's interpreter (confluent-kafka importable): `request`
 /// on its stdin as JSON, its stdout parsed as JSON.
 pub async fn run_script(script: &'static str, request: Value) -> Value {
-    tokio::task::spawn_blocking(move || {
-        let python = super::tools_dir().join("venv").join("bin").join("python");
-        let mut child = Command::new(python)
-            .args(["-c", script])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start python");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(request.to_string().as_bytes())
-            .expect("write request");
-        let out = child.wait_with_output().expect("python output");
-        assert!(
-            out.status.success(),
-            "python script failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("json answer")
-    })
-    .await
-    .expect("python task")
+    tokio::task::spawn_blocking(move || python(&["-c", script], &request, "python script"))
+        .await
+        .expect("python task")
 }
 
 /// Writes `count` records `<prefix>-<i>` (keys `<i>`) round robin over `partitions`

@@ -142,10 +142,12 @@ impl GroupsTask {
                 // The guard `wait_for` returns must not live across the awaits below.
                 () = async { drop(shutdown.wait_for(|s| *s).await) } => break,
                 _ = refresh.tick(), if c.refresh_groups || !refreshed_once => {
-                    self.refresh(&mut pass).await;
-                    refreshed_once = true;
+                    let new_groups = self.refresh(&mut pass).await;
                     // Checkpoint new groups right away rather than one interval later.
-                    emit.reset_immediately();
+                    if new_groups || !refreshed_once {
+                        emit.reset_immediately();
+                    }
+                    refreshed_once = true;
                 }
                 _ = emit.tick(), if refreshed_once => {
                     // The checkpoints topic is created when there is a group to checkpoint.
@@ -191,17 +193,22 @@ impl GroupsTask {
         ))
     }
 
-    async fn refresh(&self, pass: &mut Pass) {
+    /// Lists the source groups the filter selects; true when one is new.
+    async fn refresh(&self, pass: &mut Pass) -> bool {
         match self.source.list_groups().await {
             Ok(all) => {
-                pass.groups = all
+                let groups: Vec<String> = all
                     .into_iter()
                     .filter(|g| self.config.filter.matches(g))
                     .collect();
+                let new = groups.iter().any(|g| !pass.groups.contains(g));
+                pass.groups = groups;
                 pass.latest.retain(|g, _| pass.groups.contains(g));
+                new
             }
             Err(e) => {
-                tracing::warn!(flow = %self.flow.name(), error = %e, "cannot list the source groups; retrying")
+                tracing::warn!(flow = %self.flow.name(), error = %e, "cannot list the source groups; retrying");
+                false
             }
         }
     }

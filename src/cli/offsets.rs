@@ -13,7 +13,7 @@ use crate::cluster::{Cluster, OffsetSpec};
 use crate::config::{Config, FlowConfig};
 use crate::offsets::groups::checkpoint::translate_group;
 use crate::offsets::groups::sync_group;
-use crate::offsets::{DEFAULT_MAX_HISTORY, LOG_FILE, PartitionKey, Translation, TranslationView, decode_log};
+use crate::offsets::{LOG_FILE, PartitionKey, Translation, TranslationView, decode_log};
 
 /// One line of the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,7 +117,7 @@ fn pick_flow<'a>(config: &'a Config, flow: Option<&str>) -> anyhow::Result<&'a F
 }
 
 /// Reads the store's log without locking it.
-fn read_view(state_dir: &Path, flow: &str) -> anyhow::Result<TranslationView> {
+fn read_view(state_dir: &Path, flow: &str, max_history: usize) -> anyhow::Result<TranslationView> {
     let path = state_dir.join(LOG_FILE);
     let bytes = std::fs::read(&path).map_err(|e| {
         anyhow::anyhow!(
@@ -125,13 +125,13 @@ fn read_view(state_dir: &Path, flow: &str) -> anyhow::Result<TranslationView> {
             path.display()
         )
     })?;
-    let decoded = decode_log(&bytes, DEFAULT_MAX_HISTORY).map_err(|e| e.in_file(&path))?;
+    let decoded = decode_log(&bytes, max_history).map_err(|e| e.in_file(&path))?;
     let states = decoded
         .states
         .into_iter()
         .filter(|(k, _)| k.flow == flow)
         .collect();
-    Ok(TranslationView::new(&states, DEFAULT_MAX_HISTORY))
+    Ok(TranslationView::new(&states, max_history))
 }
 
 async fn connect(config: &Config, alias: &str) -> anyhow::Result<std::sync::Arc<Cluster>> {
@@ -149,7 +149,7 @@ pub(super) async fn translate(
 ) -> anyhow::Result<()> {
     let config = super::load(config_path)?;
     let flow = pick_flow(&config, flow)?;
-    let view = read_view(&config.state_dir, &flow.name())?;
+    let view = read_view(&config.state_dir, &flow.name(), config.offsets_history_max)?;
     let source = connect(&config, &flow.source).await?;
     let target = connect(&config, &flow.target).await?;
     let committed = source.committed_offsets(group).await?;

@@ -67,6 +67,7 @@ pub(crate) enum PolicyKind {
 pub(crate) struct Draft {
     pub(crate) state_dir: Keyed<PathBuf>,
     pub(crate) memory_budget_bytes: Num,
+    pub(crate) offsets_history_max: Num,
     pub(crate) clusters: Vec<ClusterDraft>,
     /// Enabled flows only.
     pub(crate) flows: Vec<FlowDraft>,

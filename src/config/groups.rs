@@ -199,6 +199,27 @@ mod tests {
     }
 
     #[test]
+    fn the_offset_history_bound_is_a_process_key() {
+        let text = |extra: &str| {
+            format!(
+                "clusters = A, B\nA.bootstrap.servers = a:1\nB.bootstrap.servers = b:1\nA->B.enabled = true\n{extra}"
+            )
+        };
+        let load = |extra: &str| crate::config::from_properties_str(&text(extra), "test.properties");
+        assert_eq!(
+            load("").unwrap().offsets_history_max,
+            crate::offsets::DEFAULT_MAX_HISTORY
+        );
+        assert_eq!(load("offsets.history.max = 50").unwrap().offsets_history_max, 50);
+        assert_eq!(
+            crate::config::OFFSETS_HISTORY_MAX_LIMIT,
+            crate::offsets::MAX_HISTORY_LIMIT
+        );
+        let err = load("offsets.history.max = 0").unwrap_err();
+        assert!(err.to_string().contains("offsets.history.max"), "{err}");
+    }
+
+    #[test]
     fn every_key_is_documented_in_the_reference_file() {
         let reference = include_str!("../../config/kmirror.toml");
         for key in GROUP_KEYS {

@@ -38,6 +38,10 @@ pub const DEFAULT_FETCH_MAX_BYTES: i32 = 50 * 1024 * 1024;
 pub const DEFAULT_FETCH_PARTITION_MAX_BYTES: i32 = 1024 * 1024;
 pub const DEFAULT_FETCH_MAX_WAIT: Duration = Duration::from_millis(500);
 pub const DEFAULT_OFFSET_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+/// Offset-map entries kept per partition (the offset store's `DEFAULT_MAX_HISTORY`).
+pub const DEFAULT_OFFSETS_HISTORY_MAX: usize = 10_000;
+/// The largest accepted (the offset store's `MAX_HISTORY_LIMIT`).
+pub const OFFSETS_HISTORY_MAX_LIMIT: usize = 1 << 24;
 
 /// A whole configuration: clusters, the enabled flows between them, process settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +55,10 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// Bytes of fetched data in flight in the whole process.
     pub memory_budget_bytes: usize,
+    /// Offset-map entries kept per partition: translation of group offsets reaches back as far
+    /// as they do. Gapless batches merge into one entry; compacted batches and skipped ranges
+    /// take one each. The oldest go first.
+    pub offsets_history_max: usize,
     /// Things worth telling the operator that do not stop kmirror (unknown keys, deprecated
     /// names), each naming the key and the file.
     pub warnings: Vec<String>,

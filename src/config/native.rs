@@ -43,6 +43,8 @@ struct File {
     state_dir: PathBuf,
     #[serde(default = "default_memory_budget_bytes")]
     memory_budget_bytes: i64,
+    #[serde(default = "default_offsets_history_max")]
+    offsets_history_max: i64,
     #[serde(default)]
     clusters: BTreeMap<String, ClusterFile>,
     #[serde(default)]
@@ -150,6 +152,9 @@ fn default_state_dir() -> PathBuf {
 fn default_memory_budget_bytes() -> i64 {
     model::DEFAULT_MEMORY_BUDGET_BYTES as i64
 }
+fn default_offsets_history_max() -> i64 {
+    model::DEFAULT_OFFSETS_HISTORY_MAX as i64
+}
 fn default_client_id() -> String {
     ClientConfig::default().client_id
 }
@@ -252,6 +257,7 @@ pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
     let draft = Draft {
         state_dir: Keyed::new("state_dir", file.state_dir),
         memory_budget_bytes: Num::new("memory_budget_bytes", file.memory_budget_bytes),
+        offsets_history_max: Num::new("offsets_history_max", file.offsets_history_max),
         clusters,
         flows,
         flow_hint: "add a [[flows]] table with a source and a target",

@@ -39,6 +39,7 @@ use super::validate::validate;
 
 pub(super) const STATE_DIR: &str = "state.dir";
 pub(super) const MEMORY_BUDGET_BYTES: &str = "memory.budget.bytes";
+pub(super) const OFFSETS_HISTORY_MAX: &str = "offsets.history.max";
 
 /// The bytes of a properties file as Java reads them (ISO-8859-1).
 pub fn decode(bytes: &[u8]) -> Cow<'_, str> {
@@ -215,6 +216,7 @@ pub(super) fn is_top_level_key(key: &str) -> bool {
     is_flow_key(key)
         || key == STATE_DIR
         || key == MEMORY_BUDGET_BYTES
+        || key == OFFSETS_HISTORY_MAX
         || keys::is_worker_key(key)
         || keys::security_key(key).is_some()
         || key.starts_with("config.providers")

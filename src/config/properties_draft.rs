@@ -13,7 +13,9 @@ use super::filter::{DEFAULT_CONFIG_EXCLUDE, DEFAULT_TOPICS, DEFAULT_TOPICS_EXCLU
 use super::keys::{self, End, Mapped};
 use super::model::{self, GappedPolicy};
 use super::policy::DEFAULT_SEPARATOR;
-use super::properties::{Layout, MEMORY_BUDGET_BYTES, STATE_DIR, is_flow_key, is_top_level_key};
+use super::properties::{
+    Layout, MEMORY_BUDGET_BYTES, OFFSETS_HISTORY_MAX, STATE_DIR, is_flow_key, is_top_level_key,
+};
 
 impl Layout {
     pub(super) fn draft(&self, report: &mut Report) -> Draft {
@@ -41,6 +43,13 @@ impl Layout {
                 MEMORY_BUDGET_BYTES.to_owned(),
                 self.top.get(MEMORY_BUDGET_BYTES).map(String::as_str),
                 model::DEFAULT_MEMORY_BUDGET_BYTES as i64,
+                false,
+            ),
+            offsets_history_max: number(
+                report,
+                OFFSETS_HISTORY_MAX.to_owned(),
+                self.top.get(OFFSETS_HISTORY_MAX).map(String::as_str),
+                model::DEFAULT_OFFSETS_HISTORY_MAX as i64,
                 false,
             ),
             clusters: self.aliases.iter().map(|a| self.cluster(report, a)).collect(),

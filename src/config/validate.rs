@@ -10,7 +10,7 @@ use super::draft::{ClusterDraft, Draft, FlowDraft, Keyed, Num, PolicyKind};
 use super::error::{ConfigError, Report};
 use super::filter::{ConfigFilter, PatternList, TopicFilter, split_list};
 use super::keys::{self, Kind};
-use super::model::{ClusterConfig, Config, FlowConfig, MAX_IN_FLIGHT_LIMIT};
+use super::model::{self, ClusterConfig, Config, FlowConfig, MAX_IN_FLIGHT_LIMIT};
 use super::policy::{DEFAULT_SEPARATOR, ReplicationPolicy};
 
 /// Checks a draft; `report` may already hold what the front end found.
@@ -20,6 +20,13 @@ pub(crate) fn validate(draft: Draft, mut report: Report) -> Result<Config, Confi
         r.problem(&draft.state_dir.key, "must not be empty");
     }
     let memory = int(r, &draft.memory_budget_bytes, 1, i64::MAX).and_then(|n| usize::try_from(n).ok());
+    let history = int(
+        r,
+        &draft.offsets_history_max,
+        1,
+        model::OFFSETS_HISTORY_MAX_LIMIT as i64,
+    )
+    .and_then(|n| usize::try_from(n).ok());
     // Every alias counts as known, valid or not, so that one bad cluster does not make each
     // of its flows report an unknown alias too.
     let known: Vec<String> = draft.clusters.iter().map(|c| c.alias.clone()).collect();
@@ -70,6 +77,7 @@ pub(crate) fn validate(draft: Draft, mut report: Report) -> Result<Config, Confi
         flows,
         state_dir: draft.state_dir.value,
         memory_budget_bytes: memory.unwrap_or_default(),
+        offsets_history_max: history.unwrap_or(model::DEFAULT_OFFSETS_HISTORY_MAX),
         warnings,
     })
 }

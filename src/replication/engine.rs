@@ -19,9 +19,7 @@ use crate::config::{Config, FlowConfig, GappedPolicy, GroupsConfig};
 use crate::error::Side;
 use crate::observe::Readiness;
 use crate::offsets::groups::GroupsTask;
-use crate::offsets::{
-    DEFAULT_MAX_HISTORY, FileStore, OffsetStore, OffsetsWriter, PartitionKey, PartitionState, TranslationView,
-};
+use crate::offsets::{FileStore, OffsetStore, OffsetsWriter, PartitionKey, PartitionState, TranslationView};
 
 /// Runs every flow of `config` until `shutdown` turns true (then drains and returns `Ok`) or
 /// a partition fails for good (then stops the rest and returns that error).
@@ -42,7 +40,9 @@ pub async fn run_with(
         .map(GroupsConfig::of)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ReplicationError::Config(Box::new(e)))?;
-    let mut store = FileStore::open(&config.state_dir).map_err(|e| ReplicationError::Store(Box::new(e)))?;
+    let mut store = FileStore::open(&config.state_dir)
+        .map_err(|e| ReplicationError::Store(Box::new(e)))?
+        .with_max_history(config.offsets_history_max);
     let stored = store.load().map_err(|e| ReplicationError::Store(Box::new(e)))?;
     let flush_interval = config
         .flows
@@ -50,7 +50,7 @@ pub async fn run_with(
         .map(|f| f.offset_flush_interval)
         .min()
         .unwrap_or(Duration::from_secs(1));
-    let view = TranslationView::new(&stored, DEFAULT_MAX_HISTORY);
+    let view = TranslationView::new(&stored, config.offsets_history_max);
     let (offsets, writer_thread) = OffsetsWriter::spawn(Box::new(store), flush_interval, view.clone());
 
     let mut clusters: HashMap<String, Arc<Cluster>> = HashMap::new();

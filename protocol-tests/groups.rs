@@ -24,8 +24,8 @@ use kmirror::config::ClientConfig;
 use kmirror::protocol::batch::{RecordBatch, TRANSACTIONAL_BIT};
 use kmirror::protocol::mm2::{Checkpoint, Mm2Record};
 use kmirror::protocol::records::decode_records;
-use kmirror::testkit::FakeBroker;
 use kmirror::testkit::batches::{data_batch, producer_batch};
+use kmirror::testkit::{FakeBroker, Fault};
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -74,6 +74,9 @@ while next_offset < end and time.time() < deadline:
 consumer.close()
 json.dump({"end": end, "records": out}, sys.stdout)
 "#;
+
+/// `GROUP_AUTHORIZATION_FAILED`: not retriable.
+const GROUP_AUTHORIZATION_FAILED: i16 = 30;
 
 const CODECS: [&str; 4] = ["none", "gzip", "lz4", "zstd"];
 const RECORDS: i64 = 30;
@@ -377,10 +380,20 @@ async fn the_target_group_follows_while_idle_and_is_never_rewound_or_touched_whi
     source.commit_group_offset("app", "tx", 0, 8);
     synced(4).await;
 
+    // The group's state cannot be learnt (as with tansu): nothing is sent for it.
+    let commits = target.request_count(ApiKey::OffsetCommit);
+    target.inject(Fault::Error {
+        api: ApiKey::DescribeGroups,
+        code: GROUP_AUTHORIZATION_FAILED,
+        times: 2,
+    });
+    source.commit_group_offset("app", "tx", 0, 9);
+    two_sync_passes(&target).await;
+    assert_eq!(target_offset(&target, "app"), Some(4));
+    assert_eq!(target.request_count(ApiKey::OffsetCommit), commits);
+
     // Members on the target: nothing is sent for the group.
     target.set_group("app", "Stable", 1);
-    let commits = target.request_count(ApiKey::OffsetCommit);
-    source.commit_group_offset("app", "tx", 0, 9);
     two_sync_passes(&target).await;
     assert_eq!(target_offset(&target, "app"), Some(4));
     assert_eq!(target.request_count(ApiKey::OffsetCommit), commits);

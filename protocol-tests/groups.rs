@@ -166,10 +166,6 @@ async fn a_group_resumes_on_the_target_at_exactly_the_record_it_would_read_next(
         let config = json!({"compression.type": CODECS[p as usize], "batch.num.messages": 7});
         let _ = pyclient::produce(&src, &t, p, config, &records(p)).await;
     }
-    let app: Vec<(&str, i32, i64)> = (0..4).map(|p| (t.as_str(), p, APP_COMMITS[p as usize])).collect();
-    pyclient::commit(&src, "app", &app).await;
-    pyclient::commit(&src, "cli", &[(t.as_str(), 0, 4), (t.as_str(), 1, 20)]).await;
-
     let dir = tempfile::tempdir().unwrap();
     let config = mm2_properties(
         dir.path(),
@@ -182,6 +178,34 @@ async fn a_group_resumes_on_the_target_at_exactly_the_record_it_would_read_next(
         ),
     );
     let kmirror = Kmirror::run(&config, dir.path());
+    // Replicated first, so that the group's first translation covers every partition: tansu
+    // cannot describe a group once it exists, so kmirror syncs a group there only once.
+    let target_cluster = Cluster::bootstrap("check", std::slice::from_ref(&tgt), ClientConfig::default())
+        .await
+        .unwrap();
+    let replicated = async {
+        loop {
+            let mut ends = Vec::new();
+            for p in 0..4 {
+                ends.push(
+                    target_cluster
+                        .list_offset(&remote, p, OffsetSpec::Latest)
+                        .await
+                        .unwrap_or(-1),
+                );
+            }
+            if ends == [32, 33, 34, 35] {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(90), replicated)
+        .await
+        .unwrap_or_else(|_| panic!("not replicated; kmirror log:\n{}", kmirror.log()));
+    let app: Vec<(&str, i32, i64)> = (0..4).map(|p| (t.as_str(), p, APP_COMMITS[p as usize])).collect();
+    pyclient::commit(&src, "app", &app).await;
+    pyclient::commit(&src, "cli", &[(t.as_str(), 0, 4), (t.as_str(), 1, 20)]).await;
 
     // The group appears on the target at the translated offsets.
     let want: Vec<(String, i32, i64)> = (0..4)
@@ -225,15 +249,13 @@ async fn a_group_resumes_on_the_target_at_exactly_the_record_it_would_read_next(
     // The checkpoints, read by an independent decoder (up to the end offset, which
     // librdkafka's admin client cannot always get from tansu).
     let checkpoints_topic = "source.checkpoints.internal";
-    let end = {
-        let c = Cluster::bootstrap("check", std::slice::from_ref(&tgt), ClientConfig::default())
-            .await
-            .unwrap();
-        let _ = c.refresh_topics(&[checkpoints_topic.to_owned()]).await;
-        c.list_offset(checkpoints_topic, 0, OffsetSpec::Latest)
-            .await
-            .unwrap()
-    };
+    let _ = target_cluster
+        .refresh_topics(&[checkpoints_topic.to_owned()])
+        .await;
+    let end = target_cluster
+        .list_offset(checkpoints_topic, 0, OffsetSpec::Latest)
+        .await
+        .unwrap();
     let decoded = pyclient::run_script(
         CHECKPOINT_DECODER,
         json!({"bootstrap": tgt, "topic": checkpoints_topic, "end": end}),

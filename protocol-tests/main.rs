@@ -13,6 +13,7 @@ mod codecs;
 mod fake_broker;
 mod fuzz_corpus;
 mod mm2_internal;
+mod mm2_topics;
 mod observe;
 mod replication;
 mod replication_faults;

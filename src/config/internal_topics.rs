@@ -22,7 +22,9 @@ pub(crate) const HEARTBEATS_REPLICATION_FACTOR: &str = "heartbeats.topic.replica
 pub(crate) const HEARTBEATS_REPLICATION: &str = "heartbeats.replication.enabled";
 pub(crate) const INTERNAL_SEPARATOR: &str = "replication.policy.internal.topic.separator.enabled";
 
-/// The keys read here, with the kind of value each takes.
+/// The keys taken out of a flow's properties here, with the kind of value each takes.
+/// ([`INTERNAL_SEPARATOR`] is read here too but stays in the properties, where the
+/// checkpoints topic's naming reads it as well; it is checked as a *later* key.)
 pub(crate) const KEYS: &[(&str, Kind)] = &[
     (EMIT_OFFSET_SYNCS, Kind::Bool),
     (OFFSET_SYNCS_LOCATION, Kind::Choice(&["source", "target"])),
@@ -32,7 +34,6 @@ pub(crate) const KEYS: &[(&str, Kind)] = &[
     (HEARTBEATS_INTERVAL, Kind::Int(1)),
     (HEARTBEATS_REPLICATION_FACTOR, Kind::ReplicationFactor),
     (HEARTBEATS_REPLICATION, Kind::Bool),
-    (INTERNAL_SEPARATOR, Kind::Bool),
 ];
 
 pub const DEFAULT_OFFSET_LAG_MAX: i64 = 100;
@@ -152,10 +153,12 @@ pub(crate) fn take(
                 c.heartbeats_interval = Duration::from_secs(u64::try_from(number()).unwrap_or(1))
             }
             HEARTBEATS_REPLICATION_FACTOR => c.heartbeats_replication_factor = factor(),
-            HEARTBEATS_REPLICATION => c.replicate_heartbeats = flag(),
-            _ => c.internal_separator = flag(),
+            _ => c.replicate_heartbeats = flag(),
         }
     }
+    c.internal_separator = !properties
+        .get(INTERNAL_SEPARATOR)
+        .is_some_and(|k| k.value.trim().eq_ignore_ascii_case("false"));
     ok.then_some(c)
 }
 
@@ -171,11 +174,8 @@ mod tests {
             .collect();
         let mut r = Report::new("mm2.properties");
         let c = take(&mut r, &mut props);
-        assert_eq!(
-            props.keys().collect::<Vec<_>>(),
-            ["groups"],
-            "only this module's keys are taken"
-        );
+        let left: Vec<_> = props.keys().filter(|k| *k != INTERNAL_SEPARATOR).collect();
+        assert_eq!(left, ["groups"], "only this module's keys are taken");
         match (c, r.finish()) {
             (Some(c), Ok(_)) => Ok(c),
             (_, Err(e)) => Err(e.problems),

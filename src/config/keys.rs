@@ -166,6 +166,8 @@ const LATER_FLOW_KEYS: &[(&str, Kind)] = &[
     ("refresh.groups.enabled", Kind::Bool),
     ("refresh.groups.interval.seconds", Kind::Int(1)),
     ("checkpoints.topic.replication.factor", Kind::ReplicationFactor),
+    // Read for the names of offset-syncs and checkpoints topics (KIP-949).
+    ("replication.policy.internal.topic.separator.enabled", Kind::Bool),
     ("refresh.topics.enabled", Kind::Bool),
     ("sync.topic.configs.interval.seconds", Kind::Int(1)),
     ("sync.topic.acls.enabled", Kind::Bool),

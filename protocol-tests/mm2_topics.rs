@@ -223,40 +223,39 @@ async fn heartbeats_only_from(broker: &TansuBroker, topic: &str, pair: (&str, &s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offset_syncs_are_exact_and_heartbeats_flow_as_in_mm2() {
-    let Run {
+    let run = replicate_with("source->target.topics = orders\noffset.lag.max = 10").await;
+    let (source, target) = (&run.source, &run.target);
+    check_syncs(
         source,
         target,
-        ends,
-        kmirror: k,
-        _dir,
-    } = replicate_with("source->target.topics = orders\noffset.lag.max = 10").await;
-    let syncs_at = (&source, "mm2-offset-syncs.target.internal");
-    check_syncs(&source, &target, syncs_at, &ends).await;
+        (source, "mm2-offset-syncs.target.internal"),
+        &run.ends,
+    )
+    .await;
 
     // Herder source->target writes to the target, herder target->source to the source.
-    heartbeats_only_from(&target, "heartbeats", ("source", "target")).await;
-    heartbeats_only_from(&source, "heartbeats", ("target", "source")).await;
+    heartbeats_only_from(target, "heartbeats", ("source", "target")).await;
+    heartbeats_only_from(source, "heartbeats", ("target", "source")).await;
     // The source's heartbeats reach the target as `source.heartbeats` (topics = orders only).
-    heartbeats_only_from(&target, "source.heartbeats", ("target", "source")).await;
-    k.stop_cleanly().await;
+    heartbeats_only_from(target, "source.heartbeats", ("target", "source")).await;
+    run.kmirror.stop_cleanly().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offset_syncs_on_the_target_are_named_after_the_source() {
-    let Run {
-        source,
-        target,
-        ends,
-        kmirror: k,
-        _dir,
-    } = replicate_with(
+    let run = replicate_with(
         "offset-syncs.topic.location = target\noffset.lag.max = 10\nemit.heartbeats.enabled = false",
     )
     .await;
-    let syncs_at = (&target, "mm2-offset-syncs.source.internal");
-    check_syncs(&source, &target, syncs_at, &ends).await;
-    k.stop_cleanly().await;
-    let (src, dst) = (cluster(&source).await, cluster(&target).await);
+    let (source, target) = (&run.source, &run.target);
+    check_syncs(
+        source,
+        target,
+        (target, "mm2-offset-syncs.source.internal"),
+        &run.ends,
+    )
+    .await;
+    let (src, dst) = (cluster(source).await, cluster(target).await);
     let (s, t) = (
         src.refresh_metadata().await.unwrap(),
         dst.refresh_metadata().await.unwrap(),
@@ -271,4 +270,5 @@ async fn offset_syncs_on_the_target_are_named_after_the_source() {
             "{side}"
         );
     }
+    run.kmirror.stop_cleanly().await;
 }

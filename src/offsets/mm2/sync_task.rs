@@ -198,3 +198,41 @@ async fn run(
     pending.drain(writer).await;
     let _ = writer.flush().await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::offsets::mm2::RecordOffsets;
+
+    fn batch(first: i64) -> AckedBatch {
+        AckedBatch {
+            topic: "orders".into(),
+            partition: 0,
+            records: RecordOffsets::Contiguous { first, count: 1 },
+            target_base: first,
+        }
+    }
+
+    #[test]
+    fn a_full_channel_holds_the_newest_batch_and_keeps_order() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let mut outbox = OffsetSyncSender { tx }.outbox();
+        outbox.offer(batch(1));
+        outbox.offer(batch(2));
+        outbox.offer(batch(3));
+        assert_eq!(rx.try_recv().unwrap(), batch(1));
+        assert!(rx.try_recv().is_err(), "2 and 3 wait: the channel was full");
+        outbox.retry();
+        assert_eq!(
+            rx.try_recv().unwrap(),
+            batch(3),
+            "the newest replaced the held one"
+        );
+        outbox.retry();
+        outbox.offer(batch(4));
+        assert_eq!(rx.try_recv().unwrap(), batch(4));
+        drop(rx);
+        outbox.offer(batch(5));
+        outbox.retry();
+    }
+}

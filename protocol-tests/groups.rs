@@ -256,7 +256,7 @@ async fn a_group_resumes_on_the_target_at_exactly_the_record_it_would_read_next(
         .list_offset(checkpoints_topic, 0, OffsetSpec::Latest)
         .await
         .unwrap();
-    let decoded = pyclient::run_script(
+    let decoded = pyclient::run_inline(
         CHECKPOINT_DECODER,
         json!({"bootstrap": tgt, "topic": checkpoints_topic, "end": end}),
     )

@@ -14,6 +14,7 @@ mod fake_broker;
 mod fuzz_corpus;
 mod groups;
 mod mm2_internal;
+mod mm2_topics;
 mod observe;
 mod replication;
 mod replication_faults;

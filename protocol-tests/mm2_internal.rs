@@ -1,7 +1,10 @@
-//! MM2 internal topics against the fake broker: creation as MM2 creates them, and the
-//! internal-topic writer under produce errors (which tansu cannot inject).
+//! MM2 internal topics against the fake broker: creation as MM2 creates them, the
+//! internal-topic writer under produce errors (which tansu cannot inject), and offset syncs of
+//! compacted batches, whose gaps tansu cannot produce either.
 
 use std::time::Duration;
+
+use bytes::Bytes;
 
 use kafka_protocol::messages::ApiKey;
 use kmirror::cluster::Cluster;
@@ -10,10 +13,12 @@ use kmirror::offsets::mm2::{Ensured, InternalTopicWriter, ensure_internal_topic}
 use kmirror::protocol::batch::RecordBatch;
 use kmirror::protocol::errors;
 use kmirror::protocol::mm2::{Mm2Record, OffsetSync};
-use kmirror::protocol::records::decode_records;
+use kmirror::protocol::records::{BatchSpec, Record, decode_records, encode_batch};
 use kmirror::testkit::{FakeBroker, Fault};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+use crate::support::eventually;
 
 fn fast() -> ClientConfig {
     ClientConfig {
@@ -127,4 +132,57 @@ async fn the_writer_drops_a_refused_batch_and_goes_on() {
         writer.flush().await.unwrap();
     }
     assert_eq!(stored_syncs(&broker, TOPIC), vec![sync(0, 2)]);
+}
+
+/// A compacted source partition: batches whose records have offset gaps, one of them without
+/// its first record (the base offset holds nothing). Every sync must name an offset that holds
+/// a record, paired with that record's target offset, and MM2's gap rule fires inside batches.
+#[tokio::test]
+async fn syncs_of_compacted_batches_name_records_that_exist() {
+    let (source, target) = (FakeBroker::start().await, FakeBroker::start().await);
+    source.create_topic("compacted", 1);
+    for (base, deltas) in [(0, &[0, 2, 5, 6][..]), (10, &[1, 2, 5][..])] {
+        let records: Vec<Record> = deltas
+            .iter()
+            .map(|&offset_delta| Record {
+                offset_delta,
+                value: Some(Bytes::from(format!("at {}", base + i64::from(offset_delta)))),
+                ..Record::default()
+            })
+            .collect();
+        let spec = BatchSpec {
+            base_offset: base,
+            last_offset_delta: Some(9),
+            ..BatchSpec::default()
+        };
+        source.append_raw("compacted", 0, encode_batch(&spec, &records).unwrap());
+    }
+    let run = crate::replication_faults::start(&source, &target);
+    let syncs = eventually("the syncs of both batches", Duration::from_secs(20), || async {
+        let syncs = stored_syncs(&source, "mm2-offset-syncs.target.internal");
+        syncs
+            .iter()
+            .any(|s| s.topic == "compacted" && s.upstream_offset == 15)
+            .then_some(syncs)
+    })
+    .await;
+    run.stop().await.unwrap();
+    // (The replicated `heartbeats` topic has syncs too.)
+    let pairs: Vec<(i64, i64)> = syncs
+        .iter()
+        .filter(|s| s.topic == "compacted")
+        .map(|s| (s.upstream_offset, s.downstream_offset))
+        .collect();
+    // Source 0, 2, 5, 6 | 11, 12, 15 are target 0..7. Gaps sync 2, 5, 11 and 15; batch
+    // starts sync 0 and 11; 6 would be delayed but the next batch's sync replaces it.
+    assert_eq!(pairs, [(0, 0), (2, 1), (5, 2), (11, 4), (15, 6)]);
+    let on_target: Vec<_> = target
+        .log("source.compacted", 0)
+        .into_iter()
+        .flat_map(|b| decode_records(&RecordBatch::try_from_bytes(b.bytes).unwrap()).unwrap())
+        .map(|r| r.value)
+        .collect();
+    for (u, d) in pairs {
+        assert_eq!(on_target[d as usize], Some(Bytes::from(format!("at {u}"))));
+    }
 }

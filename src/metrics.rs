@@ -31,6 +31,10 @@ pub const IN_FLIGHT_BYTES: &str = "kmirror_in_flight_bytes";
 pub const BUDGET_BYTES: &str = "kmirror_memory_budget_bytes";
 /// Partition sessions restarted from the acknowledged position after a produce failure.
 pub const PARTITION_RECOVERIES: &str = "kmirror_partition_recoveries_total";
+/// Offset syncs the offset-syncs topic acknowledged, per flow.
+pub const OFFSET_SYNCS_EMITTED: &str = "kmirror_offset_syncs_emitted_total";
+/// Heartbeat records the target's `heartbeats` topic acknowledged, per source and target.
+pub const HEARTBEATS_EMITTED: &str = "kmirror_heartbeats_emitted_total";
 
 /// Checkpoint records written to `<source>.checkpoints.internal`, per flow.
 pub const CHECKPOINTS: &str = "kmirror_checkpoints_total";
@@ -128,4 +132,19 @@ pub(crate) fn group_offset_sync(flow: &str, result: &'static str, n: usize) {
         metrics::counter!(GROUP_OFFSET_SYNCS, "flow" => flow.to_owned(), "result" => result)
             .increment(n as u64);
     }
+}
+
+/// The counter of a flow's written checkpoints (the internal-topic writer counts).
+pub(crate) fn checkpoints_written(flow: &str) -> metrics::Counter {
+    metrics::counter!(CHECKPOINTS, "flow" => flow.to_owned())
+}
+
+/// The counter of a flow's acknowledged offset syncs (the internal-topic writer counts).
+pub(crate) fn offset_syncs_emitted(flow: &str) -> metrics::Counter {
+    metrics::counter!(OFFSET_SYNCS_EMITTED, "flow" => flow.to_owned())
+}
+
+/// The counter of acknowledged heartbeats of one cluster pair.
+pub(crate) fn heartbeats_emitted(source: &str, target: &str) -> metrics::Counter {
+    metrics::counter!(HEARTBEATS_EMITTED, "source" => source.to_owned(), "target" => target.to_owned())
 }

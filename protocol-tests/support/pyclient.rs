@@ -40,20 +40,23 @@ impl PyRecord {
 }
 
 fn run(command: &str, request: Value) -> Value {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/protocol-tests/support/kafka_client.py"
-    );
-    python(
-        &[script, command],
-        &request,
-        &format!("kafka_client.py {command}"),
-    )
+    run_script("kafka_client.py", &[command], request)
+}
+
+/// Runs a Python script of `protocol-tests/support/` with a JSON request on stdin and returns
+/// its JSON answer.
+fn run_script(name: &str, args: &[&str], request: Value) -> Value {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("protocol-tests/support")
+        .join(name);
+    let mut all = vec![script.into_os_string()];
+    all.extend(args.iter().map(std::ffi::OsString::from));
+    python(&all, &request, &format!("{name} {}", args.join(" ")))
 }
 
 /// Runs the venv's Python with `args`, `request` as JSON on stdin, and parses its stdout as
 /// JSON; fails the test with its stderr if it fails.
-fn python(args: &[&str], request: &Value, what: &str) -> Value {
+fn python(args: &[std::ffi::OsString], request: &Value, what: &str) -> Value {
     let python = super::tools_dir().join("venv").join("bin").join("python");
     assert!(
         python.exists(),
@@ -167,8 +170,8 @@ pub async fn committed(bootstrap: &str, group: &str) -> Vec<(String, i32, i64)> 
 
 /// Runs a Python program with the venv's interpreter (confluent-kafka importable): `request`
 /// on its stdin as JSON, its stdout parsed as JSON.
-pub async fn run_script(script: &'static str, request: Value) -> Value {
-    tokio::task::spawn_blocking(move || python(&["-c", script], &request, "python script"))
+pub async fn run_inline(script: &'static str, request: Value) -> Value {
+    tokio::task::spawn_blocking(move || python(&["-c".into(), script.into()], &request, "python script"))
         .await
         .expect("python task")
 }
@@ -190,4 +193,22 @@ pub async fn produce_seq(
                "start": start, "count": count, "seconds": seconds}),
     )
     .await;
+}
+
+/// Reads partition 0 of an MM2 internal topic from the beginning and decodes it with the
+/// test's own decoder (`mm2_decode.py`, written from the format description): `kind` is
+/// `offset-sync`, `checkpoint` or `heartbeat`. Waits up to `timeout_s` for `min_records`.
+pub async fn read_mm2(
+    bootstrap: &str,
+    topic: &str,
+    kind: &str,
+    min_records: usize,
+    timeout_s: u64,
+) -> Vec<Value> {
+    let request = json!({"bootstrap": bootstrap, "topic": topic, "kind": kind,
+                         "min_records": min_records, "timeout_s": timeout_s});
+    let answer = tokio::task::spawn_blocking(move || run_script("mm2_decode.py", &[], request))
+        .await
+        .expect("python task");
+    serde_json::from_value(answer["records"].clone()).expect("records")
 }

@@ -15,6 +15,7 @@ mod draft;
 mod error;
 mod filter;
 mod groups;
+mod internal_topics;
 mod java_regex;
 mod keys;
 #[cfg(test)]
@@ -39,6 +40,9 @@ pub use filter::{
 pub use groups::{
     DEFAULT_EMIT_CHECKPOINTS_INTERVAL, DEFAULT_REFRESH_GROUPS_INTERVAL, DEFAULT_SYNC_GROUP_OFFSETS_INTERVAL,
     GROUP_KEYS, GroupFilter, GroupsConfig,
+};
+pub use internal_topics::{
+    DEFAULT_HEARTBEATS_INTERVAL, DEFAULT_OFFSET_LAG_MAX, InternalTopicsConfig, OffsetSyncsLocation,
 };
 pub use model::{
     ClusterConfig, Config, DEFAULT_FETCH_MAX_BYTES, DEFAULT_FETCH_MAX_WAIT,

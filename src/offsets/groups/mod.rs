@@ -184,7 +184,7 @@ impl GroupsTask {
         let topic = checkpoints_topic(&self.flow);
         let rf = self.config.checkpoints_replication_factor;
         let _ = ensure_internal_topic(&self.target, &topic, (rf > 0).then_some(rf)).await?;
-        let written = ::metrics::counter!(metrics::CHECKPOINTS, "flow" => self.flow.name());
+        let written = metrics::checkpoints_written(&self.flow.name());
         Ok(InternalTopicWriter::spawn(
             self.target.clone(),
             topic,

@@ -6,12 +6,22 @@
 //!   `heartbeats` (apache/kafka `connect/mirror/.../MirrorUtils.java`, `createCompactedTopic`).
 //! - [`InternalTopicWriter`]: a small async writer producing keyed records to partition 0 of
 //!   such a topic, off the replication hot path.
+//! - [`SyncRules`] (pure) and [`spawn_offset_syncs`]: offset syncs for every acknowledged
+//!   batch, at least where MM2 would emit them and at every batch start.
+//! - [`heartbeat_pairs`] and [`run_heartbeats`]: MM2's heartbeats for both directions of
+//!   every flow.
 
+mod heartbeats;
+mod sync_task;
+mod syncs;
 mod topic;
 mod writer;
 
 use thiserror::Error;
 
+pub use heartbeats::{HeartbeatPair, heartbeat_pairs, run_heartbeats};
+pub use sync_task::{OffsetSyncSender, SYNC_QUEUE_BATCHES, SyncOutbox, SyncTopic, spawn_offset_syncs};
+pub use syncs::{AckedBatch, RecordOffsets, SyncRules};
 pub use topic::{Ensured, ensure_internal_topic};
 pub use writer::{InternalTopicWriter, KeyedRecord, WRITER_QUEUE_RECORDS};
 

@@ -21,15 +21,14 @@ use std::time::Duration;
 use kafka_protocol::messages::ApiKey;
 use kmirror::cluster::{Cluster, OffsetSpec};
 use kmirror::config::ClientConfig;
-use kmirror::protocol::batch::{RecordBatch, TRANSACTIONAL_BIT};
+use kmirror::protocol::batch::RecordBatch;
 use kmirror::protocol::mm2::{Checkpoint, Mm2Record};
 use kmirror::protocol::records::decode_records;
-use kmirror::testkit::batches::{data_batch, producer_batch};
 use kmirror::testkit::{FakeBroker, Fault};
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::replication_faults::control;
+use crate::replication_faults::transactional_source;
 use crate::support::kmirror::Kmirror;
 use crate::support::pyclient::{self, PyRecord};
 use crate::support::tansu::TansuBroker;
@@ -343,18 +342,9 @@ async fn two_sync_passes(target: &FakeBroker) {
 #[tokio::test]
 async fn the_target_group_follows_while_idle_and_is_never_rewound_or_touched_while_active() {
     let (source, target) = (FakeBroker::start().await, FakeBroker::start().await);
-    source.create_topic("tx", 1);
     // Source offsets: 0..3 committed transaction, 3 marker, 4..6 aborted, 6 marker, 7..10
     // plain. On the target: 0..3 and 3..6.
-    let committed = producer_batch(0, 3, 7, 0, TRANSACTIONAL_BIT);
-    let aborted = producer_batch(4, 2, 8, 0, TRANSACTIONAL_BIT);
-    let plain = data_batch(7, 3, 10, kmirror::protocol::batch::Compression::Lz4);
-    source.append_raw("tx", 0, committed.as_bytes().clone());
-    source.append_raw("tx", 0, control(3, 7, true));
-    source.append_raw("tx", 0, aborted.as_bytes().clone());
-    source.append_raw("tx", 0, control(6, 8, false));
-    source.append_raw("tx", 0, plain.as_bytes().clone());
-    source.set_aborted_transactions("tx", 0, vec![(8, 4)]);
+    let _ = transactional_source(&source);
     // Inside the aborted data: the next replicated record is the plain batch's first.
     source.commit_group_offset("app", "tx", 0, 5);
     source.commit_group_offset("console-consumer-1", "tx", 0, 1);

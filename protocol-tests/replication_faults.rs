@@ -66,8 +66,7 @@ fn values(batch: &RecordBatch) -> Vec<Option<Bytes>> {
         .collect()
 }
 
-/// A transaction marker (commit or abort) of `producer_id` at `base_offset`.
-pub fn control(base_offset: i64, producer_id: i64, commit: bool) -> Bytes {
+fn control(base_offset: i64, producer_id: i64, commit: bool) -> Bytes {
     let spec = BatchSpec {
         base_offset,
         attributes: CONTROL_BIT | TRANSACTIONAL_BIT,
@@ -84,9 +83,10 @@ pub fn control(base_offset: i64, producer_id: i64, commit: bool) -> Bytes {
     encode_batch(&spec, &[marker]).unwrap()
 }
 
-#[tokio::test]
-async fn transactions_arrive_committed_only_and_without_markers() {
-    let (source, target) = (FakeBroker::start().await, FakeBroker::start().await);
+/// Topic `tx` with one partition on `source`: offsets 0..3 a committed transaction of
+/// producer 7, 3 its commit marker, 4..6 an aborted transaction of producer 8, 6 its abort
+/// marker, 7..10 plain data (lz4). Returns the three data batches.
+pub fn transactional_source(source: &FakeBroker) -> [RecordBatch; 3] {
     source.create_topic("tx", 1);
     let committed = producer_batch(0, 3, 7, 0, TRANSACTIONAL_BIT);
     let aborted = producer_batch(4, 2, 8, 0, TRANSACTIONAL_BIT);
@@ -97,6 +97,13 @@ async fn transactions_arrive_committed_only_and_without_markers() {
     source.append_raw("tx", 0, control(6, 8, false));
     source.append_raw("tx", 0, plain.as_bytes().clone());
     source.set_aborted_transactions("tx", 0, vec![(8, 4)]);
+    [committed, aborted, plain]
+}
+
+#[tokio::test]
+async fn transactions_arrive_committed_only_and_without_markers() {
+    let (source, target) = (FakeBroker::start().await, FakeBroker::start().await);
+    let [committed, _aborted, plain] = transactional_source(&source);
 
     let run = start(&source, &target);
     eventually(

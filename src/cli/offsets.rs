@@ -151,7 +151,6 @@ pub(super) async fn translate(
     let flow = pick_flow(&config, flow)?;
     let view = read_view(&config.state_dir, &flow.name(), config.offsets_history_max)?;
     let source = connect(&config, &flow.source).await?;
-    let target = connect(&config, &flow.target).await?;
     let committed = source.committed_offsets(group).await?;
     for e in &committed.failed {
         println!("warning: {e}");
@@ -186,6 +185,7 @@ pub(super) async fn translate(
     println!("group {group}, flow {}", flow.name());
     print!("{}", format_table(&rows));
     if commit {
+        let target = connect(&config, &flow.target).await?;
         let checkpoints = translate_group(flow, &view, group, &offsets).checkpoints;
         let report = sync_group(&target, group, &checkpoints).await?;
         if let Some((state, members)) = report.active {
@@ -212,10 +212,10 @@ pub(super) async fn translate(
         for e in &report.failed {
             println!("failed: {e}");
         }
+        target.close().await;
         anyhow::ensure!(report.failed.is_empty(), "the commit failed for some partitions");
     }
     source.close().await;
-    target.close().await;
     Ok(())
 }
 

@@ -179,7 +179,7 @@ pub(super) async fn translate(
             target_topic: flow.target_topic(&o.topic),
             target_offset: translation.and_then(Translation::offset),
             note: note(translation),
-            lag: end.ok().map(|e| (e - o.offset).max(0)),
+            lag: end.ok().map(|e| e.saturating_sub(o.offset).max(0)),
         });
     }
     println!("group {group}, flow {}", flow.name());

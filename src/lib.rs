@@ -22,5 +22,6 @@ pub mod observe;
 pub mod offsets;
 pub mod protocol;
 pub mod replication;
+pub mod secret;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -14,6 +14,7 @@ mod client;
 mod draft;
 mod error;
 mod filter;
+pub mod jaas;
 mod java_regex;
 mod keys;
 #[cfg(test)]
@@ -23,6 +24,8 @@ mod native;
 mod policy;
 mod properties;
 mod properties_draft;
+mod security;
+mod substitute;
 #[cfg(test)]
 mod tests;
 mod validate;

@@ -130,12 +130,12 @@ fn toml_rejects_unknown_fields_with_a_position() {
 fn toml_properties_tables() {
     let c = toml(
         "[clusters.C]\nbootstrap_servers = [\"c:1\"]\n[clusters.C.properties]\n\
-         \"security.protocol\" = \"SSL\"\n\"frob\" = 1\n[[flows]]\nsource = \"A\"\ntarget = \"C\"\n\
+         \"frob\" = 1\n[[flows]]\nsource = \"A\"\ntarget = \"C\"\n\
          [flows.properties]\n\"offset.lag.max\" = 50\n\
          \"frob\" = \"x\"\n",
     )
     .unwrap();
-    assert_eq!(c.clusters["C"].properties["security.protocol"], "SSL");
+    assert_eq!(c.clusters["C"].properties["frob"], "1");
     assert_eq!(c.flows[0].properties["offset.lag.max"], "50");
     assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
     assert!(c.warnings[0].contains("`clusters.C.properties.\"frob\"`: unknown key"));
@@ -143,6 +143,12 @@ fn toml_properties_tables() {
         toml("[[flows]]\nsource = \"A\"\ntarget = \"B\"\n[flows.properties]\ntopics = \"x\"\n").unwrap_err();
     assert!(
         err.problems[0].contains("`flows[0].properties.\"topics\"`: is a setting kmirror reads natively")
+    );
+    let err = toml("[clusters.C]\nbootstrap_servers = [\"c:1\"]\n[clusters.C.properties]\n\"security.protocol\" = \"SSL\"\n")
+        .unwrap_err();
+    assert!(
+        err.problems[0].contains("is a security key: set `security_protocol` in [clusters.C.security]"),
+        "{err}"
     );
 }
 

@@ -16,5 +16,6 @@ mod observe;
 mod replication;
 mod replication_faults;
 mod rewrite;
+mod security;
 mod support;
 mod tansu_client;

@@ -12,6 +12,9 @@ in order, duplicates kept, value null for a null header value.
   produce-seq   {"bootstrap", "topic", "partitions", "prefix", "count", "seconds", "start"} -> {"produced"}
   consume       {"bootstrap", "topic", "partition", "offset", "count", "timeout_s"}
                 -> {"records": [{"offset", "key", "value", "headers", "timestamp_type", "timestamp"}]}
+
+Every request may carry "security": librdkafka settings (security.protocol, ssl.*, sasl.*)
+added to each client's configuration.
 """
 import json
 import sys
@@ -34,7 +37,7 @@ def hexed(v):
 
 
 def create_topic(req):
-    admin = AdminClient({"bootstrap.servers": req["bootstrap"], **COMMON})
+    admin = AdminClient({"bootstrap.servers": req["bootstrap"], **COMMON, **req.get("security", {})})
     futures = admin.create_topics([NewTopic(req["topic"], num_partitions=req["partitions"], replication_factor=1)])
     for _, f in futures.items():
         f.result(timeout=30)
@@ -42,7 +45,7 @@ def create_topic(req):
 
 
 def produce(req):
-    conf = {"bootstrap.servers": req["bootstrap"], **COMMON, "linger.ms": 100, "batch.num.messages": 100000}
+    conf = {"bootstrap.servers": req["bootstrap"], **COMMON, **req.get("security", {}), "linger.ms": 100, "batch.num.messages": 100000}
     conf.update(req.get("config", {}))
     producer = Producer(conf)
     offsets = [None] * len(req["records"])
@@ -79,7 +82,7 @@ def produce_seq(req):
     `partitions` partitions round robin, flushing as it goes: a steady stream to replicate
     while kmirror is being killed."""
     import time
-    conf = {"bootstrap.servers": req["bootstrap"], **COMMON, "linger.ms": 5}
+    conf = {"bootstrap.servers": req["bootstrap"], **COMMON, **req.get("security", {}), "linger.ms": 5}
     conf.update(req.get("config", {}))
     producer = Producer(conf)
     errors = []
@@ -100,7 +103,7 @@ def produce_seq(req):
 
 def consume(req):
     consumer = Consumer({
-        "bootstrap.servers": req["bootstrap"], **COMMON,
+        "bootstrap.servers": req["bootstrap"], **COMMON, **req.get("security", {}),
         "group.id": "kmirror-test-reader", "enable.auto.commit": False,
         "isolation.level": req.get("isolation", "read_committed"),
     })

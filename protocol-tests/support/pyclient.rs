@@ -140,3 +140,10 @@ pub async fn produce_seq(
     )
     .await;
 }
+
+/// Runs `command` with librdkafka security settings (`security.protocol`, `ssl.*`,
+/// `sasl.*`) added to every client the script creates.
+pub async fn secured(command: &'static str, mut request: Value, security: Value) -> Value {
+    request["security"] = security;
+    run_async(command, request).await
+}

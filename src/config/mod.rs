@@ -25,6 +25,8 @@ mod policy;
 mod properties;
 mod properties_draft;
 mod security;
+#[cfg(all(test, feature = "testkit"))]
+mod security_tests;
 mod substitute;
 #[cfg(test)]
 mod tests;

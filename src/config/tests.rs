@@ -39,6 +39,25 @@ fn reference_toml_gives_exactly_the_defaults() {
     assert_eq!(c.flows, vec![FlowConfig::new("source", "target")]);
 }
 
+/// Every security key is documented in the reference file (TOML name) and in the README
+/// (MM2 name).
+#[test]
+fn every_security_key_is_documented() {
+    let reference = std::fs::read_to_string(repo_file("config/kmirror.toml")).unwrap();
+    let readme = std::fs::read_to_string(repo_file("README.md")).unwrap();
+    for (key, _) in super::security::KEYS {
+        let field = key.replace('.', "_");
+        assert!(
+            reference.contains(&field),
+            "config/kmirror.toml does not mention {field}"
+        );
+        assert!(
+            readme.contains(&format!("`{key}`")),
+            "README.md does not document `{key}`"
+        );
+    }
+}
+
 #[test]
 fn demo_properties_loads_the_expected_flow() {
     let c = load(&repo_file("config/demo.properties")).unwrap();

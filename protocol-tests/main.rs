@@ -17,5 +17,6 @@ mod replication;
 mod replication_faults;
 mod rewrite;
 mod security;
+mod security_e2e;
 mod support;
 mod tansu_client;

@@ -83,7 +83,9 @@ async fn tls_and_mtls_connect_and_serve_requests() {
         (mtls.addr(), Some(&client)),
     ] {
         let c = config(SecurityProtocol::Ssl, Some(tls(&ca, identity, true)), None);
-        let cluster = Cluster::bootstrap("tls", std::slice::from_ref(&addr), c).await.expect(&addr);
+        let cluster = Cluster::bootstrap("tls", std::slice::from_ref(&addr), c)
+            .await
+            .expect(&addr);
         assert_eq!(cluster.metadata().topics["t"].partitions.len(), 2, "{addr}");
     }
     assert_eq!(relay.handshakes_failed() + mtls.handshakes_failed(), 0);

@@ -16,7 +16,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::ConnectionError;
 use super::connection::Connection;
-use super::scram::{ScramClient, ScramHash, printable};
+use super::scram::{ScramClient, ScramError, ScramHash, printable};
 use super::security::{SaslMechanism, SaslSettings};
 use crate::protocol::errors;
 
@@ -66,7 +66,14 @@ pub(crate) async fn authenticate(
             } else {
                 ScramHash::Sha512
             };
-            let scram_error = |e| fail(conn, format!("{mechanism} as user `{}`: {e}", settings.username));
+            let user = &settings.username;
+            let scram_error = |e| match e {
+                // The server's `e=` answer: a refused proof, like SASL_AUTHENTICATION_FAILED.
+                ScramError::Server(said) => {
+                    fail(conn, auth_failed(user, mechanism, &format!(" (broker: {said})")))
+                }
+                e => fail(conn, format!("{mechanism} as user `{user}`: {e}")),
+            };
             let mut scram = ScramClient::new(
                 hash,
                 &settings.username,
@@ -111,13 +118,7 @@ impl Session<'_> {
         match response.error_code {
             errors::NONE => {}
             SASL_AUTHENTICATION_FAILED => {
-                return Err(fail(
-                    self.conn,
-                    format!(
-                        "authentication as user `{user}` with {mechanism} failed{broker_says}: check the \
-                         username and password (sasl.jaas.config) and sasl.mechanism"
-                    ),
-                ));
+                return Err(fail(self.conn, auth_failed(user, mechanism, &broker_says)));
             }
             ILLEGAL_SASL_STATE => {
                 return Err(fail(
@@ -137,6 +138,13 @@ impl Session<'_> {
         }
         Ok(response.auth_bytes)
     }
+}
+
+fn auth_failed(user: &str, mechanism: &str, broker_says: &str) -> String {
+    format!(
+        "authentication as user `{user}` with {mechanism} failed{broker_says}: check the username and \
+         password (sasl.jaas.config) and sasl.mechanism"
+    )
 }
 
 fn fail(conn: &Connection, reason: String) -> ConnectionError {

@@ -50,6 +50,14 @@ fn config(protocol: SecurityProtocol, tls: Option<TlsSettings>, sasl: Option<Sas
     }
 }
 
+fn sasl_plaintext(mechanism: SaslMechanism, password: &str) -> ClientConfig {
+    config(
+        SecurityProtocol::SaslPlaintext,
+        None,
+        Some(sasl(mechanism, password)),
+    )
+}
+
 /// `localhost:<port>` for a relay on 127.0.0.1 (so that host names are checked by name).
 fn localhost(addr: &str) -> String {
     addr.replace("127.0.0.1", "localhost")
@@ -172,11 +180,7 @@ async fn sasl_plain_and_scram_over_tls_with_real_checks() {
             .expect("authenticated");
         assert!(cluster.metadata().topics.contains_key("t"));
         // Over SASL_PLAINTEXT too, straight to the gate.
-        let c = config(
-            SecurityProtocol::SaslPlaintext,
-            None,
-            Some(sasl(mechanism, PASSWORD)),
-        );
+        let c = sasl_plaintext(mechanism, PASSWORD);
         Connection::connect(&gate.addr(), &c)
             .await
             .expect("SASL_PLAINTEXT");
@@ -197,11 +201,7 @@ async fn wrong_passwords_and_unknown_mechanisms_are_final_errors() {
     )
     .await;
     for mechanism in [SaslMechanism::Plain, SaslMechanism::ScramSha512] {
-        let c = config(
-            SecurityProtocol::SaslPlaintext,
-            None,
-            Some(sasl(mechanism, WRONG)),
-        );
+        let c = sasl_plaintext(mechanism, WRONG);
         let err = connect_err(&gate.addr(), &c).await;
         let text = err.to_string();
         assert!(
@@ -219,11 +219,7 @@ async fn wrong_passwords_and_unknown_mechanisms_are_final_errors() {
         assert!(!err.is_retriable(), "{err}");
         assert!(err.to_string().starts_with("cluster prod-eu:"), "{err}");
     }
-    let c = config(
-        SecurityProtocol::SaslPlaintext,
-        None,
-        Some(sasl(SaslMechanism::ScramSha256, PASSWORD)),
-    );
+    let c = sasl_plaintext(SaslMechanism::ScramSha256, PASSWORD);
     let err = connect_err(&gate.addr(), &c).await;
     assert!(
         err.to_string()
@@ -241,11 +237,7 @@ async fn a_scram_server_that_cannot_prove_the_password_is_refused() {
         ..GateConfig::new(&[SaslMechanism::ScramSha256], "alice", PASSWORD)
     };
     let gate = SaslGate::start(&broker.addr(), gate_config).await;
-    let c = config(
-        SecurityProtocol::SaslPlaintext,
-        None,
-        Some(sasl(SaslMechanism::ScramSha256, PASSWORD)),
-    );
+    let c = sasl_plaintext(SaslMechanism::ScramSha256, PASSWORD);
     let err = connect_err(&gate.addr(), &c).await;
     assert!(
         err.to_string().contains("server's signature does not verify"),
@@ -264,11 +256,7 @@ async fn sessions_with_a_lifetime_are_replaced_before_they_expire() {
         ..GateConfig::new(&[SaslMechanism::ScramSha512], "alice", PASSWORD)
     };
     let gate = SaslGate::start(&broker.addr(), gate_config).await;
-    let c = config(
-        SecurityProtocol::SaslPlaintext,
-        None,
-        Some(sasl(SaslMechanism::ScramSha512, PASSWORD)),
-    );
+    let c = sasl_plaintext(SaslMechanism::ScramSha512, PASSWORD);
     let cluster = Cluster::bootstrap("kip368", &[gate.addr()], c).await.unwrap();
     let first = cluster.connection(&gate.addr()).await.unwrap();
     crate::support::eventually("the session to be retired", Duration::from_secs(30), || {

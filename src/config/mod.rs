@@ -27,6 +27,7 @@ mod properties_draft;
 mod security;
 #[cfg(all(test, feature = "testkit"))]
 mod security_tests;
+mod security_tls;
 mod substitute;
 #[cfg(test)]
 mod tests;

@@ -88,6 +88,12 @@ fn toml_security_tables_read_the_same_keys() {
     );
 }
 
+/// The DER of the target's mTLS client key.
+fn client_key(c: &Config) -> Vec<u8> {
+    let tls = c.clusters["target"].client.security.tls.clone().unwrap();
+    tls.identity.unwrap().key.secret_der().to_vec()
+}
+
 #[test]
 fn client_keys_as_strings_and_encrypted() {
     let dir = tempfile::tempdir().unwrap();
@@ -102,15 +108,7 @@ fn client_keys_as_strings_and_encrypted() {
         one_line(&client.key_pem)
     ))
     .unwrap();
-    let identity = c.clusters["target"]
-        .client
-        .security
-        .tls
-        .clone()
-        .unwrap()
-        .identity
-        .unwrap();
-    assert_eq!(identity.key.secret_der(), client.key().secret_der());
+    assert_eq!(client_key(&c), client.key().secret_der());
 
     let encrypted = format!("{}{}", client.encrypted_key_pem("key-pw"), client.cert_pem);
     let keystore = write(dir.path(), "enc.pem", &encrypted);
@@ -120,15 +118,7 @@ fn client_keys_as_strings_and_encrypted() {
          target.ssl.keystore.type=PEM\ntarget.ssl.keystore.location={keystore}\n"
     );
     let c = props(&format!("{base}target.ssl.key.password=key-pw\n")).unwrap();
-    let identity = c.clusters["target"]
-        .client
-        .security
-        .tls
-        .clone()
-        .unwrap()
-        .identity
-        .unwrap();
-    assert_eq!(identity.key.secret_der(), client.key().secret_der());
+    assert_eq!(client_key(&c), client.key().secret_der());
     let err = props(&format!("{base}target.ssl.key.password=wrong-pw\n")).unwrap_err();
     assert!(err.to_string().contains("check ssl.key.password"), "{err}");
     assert!(!err.to_string().contains("wrong-pw"));

@@ -13,6 +13,7 @@ use super::transport::{self, BoxedStream};
 use crate::config::ClientConfig;
 use crate::protocol::codec::{self, CodecError};
 use crate::protocol::errors::{self, ErrorCode};
+use crate::protocol::frame::FrameError;
 use crate::protocol::versions::{self, ApiVersionTable};
 
 /// A connection to one broker, cheap to clone; all clones share the socket. Requests from
@@ -66,7 +67,14 @@ impl Connection {
             .map_err(|_| timeout())?
             .map_err(|e| first_response_error(e, security.protocol.uses_tls()))?;
         conn.versions = Arc::new(table);
-        if let Some(sasl) = security.sasl.as_ref().filter(|_| security.protocol.uses_sasl()) {
+        if security.protocol.uses_sasl() {
+            let sasl = security.sasl.as_ref().ok_or_else(|| ConnectionError::Sasl {
+                addr: addr.to_owned(),
+                reason: format!(
+                    "security.protocol is {} but no SASL settings were given",
+                    security.protocol.name()
+                ),
+            })?;
             let lifetime = tokio::time::timeout_at(deadline, super::sasl::authenticate(&conn, sasl))
                 .await
                 .map_err(|_| timeout())??;
@@ -226,14 +234,18 @@ impl PendingResponse {
     }
 }
 
-/// The first response tells whether both ends speak the same transport: a TLS alert read
-/// as a Kafka frame, or TLS records that fail, mean the listener expects the other protocol.
+/// The first response tells whether both ends speak the same transport: a TLS record
+/// (an alert) read as a Kafka frame means the listener expects TLS; a TLS failure that only
+/// shows on the first read (a client certificate refused under TLS 1.3) is named as such.
 fn first_response_error(e: ConnectionError, tls: bool) -> ConnectionError {
     match e {
-        ConnectionError::Frame { addr, .. } if !tls => ConnectionError::Tls {
+        ConnectionError::Frame {
             addr,
-            reason: "the broker did not answer with Kafka frames: is this an SSL or SASL_SSL \
-                     listener? (check security.protocol)"
+            source: FrameError::TooLarge { length, .. },
+        } if !tls && is_tls_record_header(length) => ConnectionError::Tls {
+            addr,
+            reason: "the broker answered with TLS: is this an SSL or SASL_SSL listener? (check \
+                     security.protocol)"
                 .to_owned(),
         },
         ConnectionError::Io { addr, source } if tls => match super::tls::failure(&addr, &source) {
@@ -244,9 +256,32 @@ fn first_response_error(e: ConnectionError, tls: bool) -> ConnectionError {
     }
 }
 
+/// A frame length whose bytes are a TLS record header: content type 20 to 23 (change cipher
+/// spec, alert, handshake, application data), then major version 3.
+fn is_tls_record_header(length: usize) -> bool {
+    let bytes = (length as u64).to_be_bytes();
+    let [.., content_type, major, _, _] = bytes;
+    (20..=23).contains(&content_type) && major == 3
+}
+
 fn break_with(addr: &str, code: i16) -> Result<(), ConnectionError> {
     Err(ConnectionError::Handshake {
         addr: addr.to_owned(),
         code: ErrorCode(code),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_record_headers_are_recognised_in_a_frame_length() {
+        // An alert record (21), TLS 1.2 (3, 3), 2 bytes: 0x15030300 read as a length.
+        assert!(is_tls_record_header(0x1503_0300));
+        assert!(is_tls_record_header(0x1603_0100));
+        assert!(!is_tls_record_header(0x0503_0300));
+        assert!(!is_tls_record_header(0x1502_0300));
+        assert!(!is_tls_record_header(300 * 1024 * 1024 + 7));
+    }
 }

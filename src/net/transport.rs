@@ -49,6 +49,13 @@ pub async fn open(
                 .map_err(|_| timeout())??;
             Ok(Box::new(stream))
         }
+        None if security.protocol.uses_tls() => Err(ConnectionError::Tls {
+            addr: addr.to_owned(),
+            reason: format!(
+                "security.protocol is {} but no TLS settings were given",
+                security.protocol.name()
+            ),
+        }),
         _ => Ok(Box::new(tcp)),
     }
 }

@@ -178,6 +178,14 @@ fn security_keys_reach_the_cluster_with_top_level_fallbacks() {
     );
     assert_eq!(b.password.expose(), "q");
     assert!(!c.clusters["B"].properties.contains_key("sasl.jaas.config"));
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w
+                .contains("`security.protocol`: SASL_PLAINTEXT with PLAIN sends the password unencrypted")),
+        "{:?}",
+        c.warnings
+    );
     assert_eq!(
         c.clusters["B"].properties["bootstrap.servers"],
         "b1:9092, b2:9092"

@@ -122,6 +122,16 @@ pub(crate) fn build(
     let (Ok(tls), Ok(sasl)) = (tls, sasl) else {
         return None;
     };
+    if protocol == SecurityProtocol::SaslPlaintext
+        && sasl.as_ref().is_some_and(|s| s.mechanism == SaslMechanism::Plain)
+    {
+        r.warn(
+            &keys
+                .get("security.protocol")
+                .map_or_else(|| names.of("security.protocol"), |k| k.key.clone()),
+            "SASL_PLAINTEXT with PLAIN sends the password unencrypted: use SASL_SSL",
+        );
+    }
     Some(Security { protocol, tls, sasl })
 }
 

@@ -97,6 +97,22 @@ async fn tls_and_mtls_connect_and_serve_requests() {
         assert_eq!(cluster.metadata().topics["t"].partitions.len(), 2, "{addr}");
     }
     assert_eq!(relay.handshakes_failed() + mtls.handshakes_failed(), 0);
+    // SNI carries the host name, and nothing for an IP address (RFC 6066).
+    let names = relay.server_names();
+    assert!(names.contains(&Some("localhost".to_owned())), "{names:?}");
+    assert!(names.contains(&None), "{names:?}");
+}
+
+/// Without a truststore the system's CAs are used, and they do not know the test CA.
+#[tokio::test]
+async fn without_a_truststore_the_system_roots_decide() {
+    let broker = FakeBroker::start().await;
+    let ca = TestCa::new("ca");
+    let relay = TlsRelay::start(&broker.addr(), &ca.server(&["127.0.0.1"]), None).await;
+    let system = TlsSettings::new(Vec::new(), true, vec![TlsVersion::Tls13], None)
+        .expect("this machine has system CA certificates");
+    let err = connect_err(&relay.addr(), &config(SecurityProtocol::Ssl, Some(system), None)).await;
+    assert!(err.to_string().contains("not signed by a trusted CA"), "{err}");
 }
 
 #[tokio::test]

@@ -4,8 +4,8 @@
 //! requires a client certificate signed by a given CA (mTLS).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
@@ -21,6 +21,8 @@ pub struct TlsRelay {
     addr: SocketAddr,
     accept: JoinHandle<()>,
     handshakes_failed: Arc<AtomicUsize>,
+    /// The SNI name of each accepted connection (`None` when the client sent none).
+    server_names: Arc<Mutex<Vec<Option<String>>>>,
 }
 
 impl Drop for TlsRelay {
@@ -69,9 +71,12 @@ impl TlsRelay {
         let upstream = upstream.to_owned();
         let failed = Arc::new(AtomicUsize::new(0));
         let handshakes_failed = failed.clone();
+        let names = Arc::new(Mutex::new(Vec::new()));
+        let server_names = names.clone();
         let accept = tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
-                let (acceptor, upstream, failed) = (acceptor.clone(), upstream.clone(), failed.clone());
+                let (acceptor, upstream, failed, names) =
+                    (acceptor.clone(), upstream.clone(), failed.clone(), names.clone());
                 drop(tokio::spawn(async move {
                     let mut tls = match acceptor.accept(socket).await {
                         Ok(tls) => tls,
@@ -80,6 +85,8 @@ impl TlsRelay {
                             return;
                         }
                     };
+                    let sni = tls.get_ref().1.server_name().map(str::to_owned);
+                    names.lock().unwrap_or_else(|p| p.into_inner()).push(sni);
                     if let Ok(mut broker) = TcpStream::connect(&upstream).await {
                         let _ = broker.set_nodelay(true);
                         let _ = tokio::io::copy_bidirectional(&mut tls, &mut broker).await;
@@ -91,6 +98,7 @@ impl TlsRelay {
             addr,
             accept,
             handshakes_failed,
+            server_names,
         }
     }
 
@@ -101,6 +109,14 @@ impl TlsRelay {
 
     pub fn port(&self) -> u16 {
         self.addr.port()
+    }
+
+    /// The SNI name sent by each client that completed a handshake, in order.
+    pub fn server_names(&self) -> Vec<Option<String>> {
+        self.server_names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// TLS handshakes the relay refused or that failed.

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use kmirror::cluster::{Cluster, ClusterError};
 use kmirror::config::ClientConfig;
-use kmirror::net::{
-    ClientIdentity, Connection, ConnectionError, SaslMechanism, SaslSettings, Security, SecurityProtocol,
-    TlsSettings, TlsVersion,
-};
+use kmirror::net::{Connection, ConnectionError};
 use kmirror::secret::Secret;
+use kmirror::security::{
+    ClientIdentity, SaslMechanism, SaslSettings, Security, SecurityProtocol, TlsSettings, TlsVersion,
+};
 use kmirror::testkit::FakeBroker;
 use kmirror::testkit::certs::{Leaf, TestCa};
 use kmirror::testkit::sasl_gate::{GateConfig, SaslGate};

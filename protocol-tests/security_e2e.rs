@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use kmirror::net::SaslMechanism;
+use kmirror::security::SaslMechanism;
 use kmirror::testkit::FakeBroker;
 use kmirror::testkit::certs::TestCa;
 use kmirror::testkit::sasl_gate::{GateConfig, SaslGate};
@@ -202,8 +202,9 @@ async fn the_mm2_example_connects_with_its_environment_variable() {
 #[tokio::test]
 async fn scram_against_tansu_with_authentication() {
     use kmirror::config::ClientConfig;
-    use kmirror::net::{Connection, SaslSettings, Security, SecurityProtocol};
+    use kmirror::net::Connection;
     use kmirror::secret::Secret;
+    use kmirror::security::{SaslSettings, Security, SecurityProtocol};
 
     let mut broker = TansuBroker::start().await;
     broker.create_user("bob", SOURCE_PASSWORD, "scram256");

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::net::Security;
 use crate::protocol::frame::DEFAULT_MAX_FRAME_BYTES;
+use crate::security::Security;
 
 /// How kmirror talks to the brokers of one cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]

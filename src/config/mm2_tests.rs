@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::config::{Config, ConfigError, FlowConfig, GappedPolicy, ReplicationPolicy, from_properties_str};
-use crate::net::{SaslMechanism, SecurityProtocol};
+use crate::security::{SaslMechanism, SecurityProtocol};
 
 const BASE: &str = "clusters = A, B, C\nA.bootstrap.servers = a:9092\n\
                     B.bootstrap.servers = b1:9092, b2:9092\n\

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use super::draft::Keyed;
 use super::error::Report;
 use super::jaas;
-use crate::net::{SaslMechanism, SaslSettings, Security, SecurityProtocol};
 use crate::secret::Secret;
+use crate::security::{SaslMechanism, SaslSettings, Security, SecurityProtocol};
 
 /// How kmirror treats a security key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::config::{Config, ConfigError, from_properties_str, from_toml_str};
-use crate::net::{SaslMechanism, SecurityProtocol, TlsVersion};
+use crate::security::{SaslMechanism, SecurityProtocol, TlsVersion};
 use crate::testkit::certs::TestCa;
 
 const BASE: &str = "clusters = source, target\nsource.bootstrap.servers = s:9092\n\

@@ -10,8 +10,8 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use super::draft::Keyed;
 use super::error::Report;
 use super::security::{Keys, Names, get};
-use crate::net::{ClientIdentity, TlsSettings, TlsVersion};
 use crate::secret::Secret;
+use crate::security::{ClientIdentity, TlsSettings, TlsVersion};
 
 pub(super) fn tls(r: &mut Report, keys: &Keys, names: &Names) -> Result<TlsSettings, ()> {
     let mut ok = true;

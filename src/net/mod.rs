@@ -14,12 +14,8 @@ mod error;
 mod pipeline;
 mod sasl;
 pub mod scram;
-pub mod security;
 mod tls;
 pub mod transport;
 
 pub use connection::{Connection, PendingResponse};
 pub use error::ConnectionError;
-pub use security::{
-    ClientIdentity, SaslMechanism, SaslSettings, Security, SecurityProtocol, TlsSettings, TlsVersion,
-};

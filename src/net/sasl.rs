@@ -17,8 +17,8 @@ use kafka_protocol::protocol::StrBytes;
 use super::ConnectionError;
 use super::connection::Connection;
 use super::scram::{ScramClient, ScramError, ScramHash, printable};
-use super::security::{SaslMechanism, SaslSettings};
 use crate::protocol::errors;
+use crate::security::{SaslMechanism, SaslSettings};
 
 const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
 const ILLEGAL_SASL_STATE: i16 = 34;

@@ -8,9 +8,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use super::ConnectionError;
-use super::security::Security;
-pub use super::security::SecurityProtocol;
 use super::tls;
+use crate::security::Security;
 
 /// Anything a connection can run over.
 pub trait AsyncStream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}

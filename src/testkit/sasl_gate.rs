@@ -26,9 +26,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use super::scram_server::{ScramServer, Step};
-use crate::net::SaslMechanism;
 use crate::net::scram::ScramHash;
 use crate::protocol::frame;
+use crate::security::SaslMechanism;
 
 const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
 const SASL_AUTHENTICATION_FAILED: i16 = 58;

@@ -1,6 +1,8 @@
 //! What a connection needs to know about TLS and SASL, as plain data: the configuration layer
 //! builds it from `security.protocol`, `ssl.*` and `sasl.*` (with PEM already loaded), and
-//! [`transport`](super::transport) and [`sasl`](super::sasl) act on it.
+//! the connection layer (`net`) acts on it. A leaf: it knows neither of them.
+
+mod rustls_config;
 
 use std::fmt;
 use std::sync::Arc;
@@ -90,7 +92,7 @@ impl TlsSettings {
         versions: Vec<TlsVersion>,
         identity: Option<ClientIdentity>,
     ) -> Result<Self, String> {
-        let rustls = super::tls::client_config(&roots, verify_hostname, &versions, identity.as_ref())?;
+        let rustls = rustls_config::client_config(&roots, verify_hostname, &versions, identity.as_ref())?;
         Ok(Self {
             roots,
             verify_hostname,

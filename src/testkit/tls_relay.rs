@@ -78,10 +78,11 @@ impl TlsRelay {
                 let (acceptor, upstream, failed, names) =
                     (acceptor.clone(), upstream.clone(), failed.clone(), names.clone());
                 drop(tokio::spawn(async move {
-                    let mut tls = match acceptor.accept(socket).await {
+                    let mut tls = match acceptor.accept(socket).into_fallible().await {
                         Ok(tls) => tls,
-                        Err(_) => {
+                        Err((_, socket)) => {
                             failed.fetch_add(1, Ordering::SeqCst);
+                            linger(socket).await;
                             return;
                         }
                     };
@@ -123,4 +124,17 @@ impl TlsRelay {
     pub fn handshakes_failed(&self) -> usize {
         self.handshakes_failed.load(Ordering::SeqCst)
     }
+}
+
+/// After a refused handshake (its alert already written): half-close and read what the
+/// client still sends until it closes. Closing a socket with unread bytes makes the kernel
+/// send a reset, which can overtake the alert, and the client would see a bare reset instead
+/// of the reason (under TLS 1.3 the client sends its first request before the server has
+/// judged its certificate).
+async fn linger(mut socket: TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = socket.shutdown().await;
+    let mut sink = [0u8; 4096];
+    let drain = async { while matches!(socket.read(&mut sink).await, Ok(n) if n > 0) {} };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), drain).await;
 }

@@ -12,6 +12,8 @@
 mod codecs;
 mod fake_broker;
 mod fuzz_corpus;
+mod mm2_internal;
+mod mm2_topics;
 mod observe;
 mod replication;
 mod replication_faults;

@@ -17,13 +17,14 @@ use tokio::sync::watch;
 
 use crate::support::{eventually, mm2_properties};
 
-struct Running {
+pub struct Running {
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<Result<(), ReplicationError>>,
     _dir: tempfile::TempDir,
 }
 
-fn start(source: &FakeBroker, target: &FakeBroker) -> Running {
+/// The engine between two fake brokers with the test MM2 configuration (`source->target`).
+pub fn start(source: &FakeBroker, target: &FakeBroker) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let path = mm2_properties(dir.path(), &source.addr(), &target.addr(), "");
     let mut config = kmirror::config::load(&path).unwrap();
@@ -38,7 +39,7 @@ fn start(source: &FakeBroker, target: &FakeBroker) -> Running {
 }
 
 impl Running {
-    async fn stop(self) -> Result<(), ReplicationError> {
+    pub async fn stop(self) -> Result<(), ReplicationError> {
         let _ = self.shutdown.send(true);
         tokio::time::timeout(Duration::from_secs(30), self.task)
             .await

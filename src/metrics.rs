@@ -31,6 +31,10 @@ pub const IN_FLIGHT_BYTES: &str = "kmirror_in_flight_bytes";
 pub const BUDGET_BYTES: &str = "kmirror_memory_budget_bytes";
 /// Partition sessions restarted from the acknowledged position after a produce failure.
 pub const PARTITION_RECOVERIES: &str = "kmirror_partition_recoveries_total";
+/// Offset syncs the offset-syncs topic acknowledged, per flow.
+pub const OFFSET_SYNCS_EMITTED: &str = "kmirror_offset_syncs_emitted_total";
+/// Heartbeat records the target's `heartbeats` topic acknowledged, per source and target.
+pub const HEARTBEATS_EMITTED: &str = "kmirror_heartbeats_emitted_total";
 
 pub(crate) fn connection_opened(cluster: &str, broker: &str) {
     metrics::counter!(CONNECTIONS_OPENED, "cluster" => cluster.to_owned(), "broker" => broker.to_owned())
@@ -98,4 +102,14 @@ pub(crate) fn replication_latency(flow: &str, seconds: f64) {
 pub(crate) fn in_flight(bytes: usize, budget: usize) {
     metrics::gauge!(IN_FLIGHT_BYTES).set(bytes as f64);
     metrics::gauge!(BUDGET_BYTES).set(budget as f64);
+}
+
+/// The counter of a flow's acknowledged offset syncs (the internal-topic writer counts).
+pub(crate) fn offset_syncs_emitted(flow: &str) -> metrics::Counter {
+    metrics::counter!(OFFSET_SYNCS_EMITTED, "flow" => flow.to_owned())
+}
+
+/// The counter of acknowledged heartbeats of one cluster pair.
+pub(crate) fn heartbeats_emitted(source: &str, target: &str) -> metrics::Counter {
+    metrics::counter!(HEARTBEATS_EMITTED, "source" => source.to_owned(), "target" => target.to_owned())
 }

@@ -40,19 +40,25 @@ impl PyRecord {
 }
 
 fn run(command: &str, request: Value) -> Value {
+    run_script("kafka_client.py", &[command], request)
+}
+
+/// Runs a Python script of `protocol-tests/support/` with a JSON request on stdin and returns
+/// its JSON answer.
+fn run_script(name: &str, args: &[&str], request: Value) -> Value {
     let python = super::tools_dir().join("venv").join("bin").join("python");
     assert!(
         python.exists(),
         "{} missing: run scripts/install-test-deps.sh",
         python.display()
     );
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/protocol-tests/support/kafka_client.py"
-    );
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("protocol-tests/support")
+        .join(name);
+    let command = args.join(" ");
     let mut child = Command::new(python)
         .arg(script)
-        .arg(command)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -67,7 +73,7 @@ fn run(command: &str, request: Value) -> Value {
     let out = child.wait_with_output().expect("python output");
     assert!(
         out.status.success(),
-        "kafka_client.py {command} failed: {}",
+        "{name} {command} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("json answer")
@@ -146,4 +152,22 @@ pub async fn produce_seq(
 pub async fn secured(command: &'static str, mut request: Value, security: Value) -> Value {
     request["security"] = security;
     run_async(command, request).await
+}
+
+/// Reads partition 0 of an MM2 internal topic from the beginning and decodes it with the
+/// test's own decoder (`mm2_decode.py`, written from the format description): `kind` is
+/// `offset-sync`, `checkpoint` or `heartbeat`. Waits up to `timeout_s` for `min_records`.
+pub async fn read_mm2(
+    bootstrap: &str,
+    topic: &str,
+    kind: &str,
+    min_records: usize,
+    timeout_s: u64,
+) -> Vec<Value> {
+    let request = json!({"bootstrap": bootstrap, "topic": topic, "kind": kind,
+                         "min_records": min_records, "timeout_s": timeout_s});
+    let answer = tokio::task::spawn_blocking(move || run_script("mm2_decode.py", &[], request))
+        .await
+        .expect("python task");
+    serde_json::from_value(answer["records"].clone()).expect("records")
 }

@@ -163,15 +163,8 @@ const LATER_FLOW_KEYS: &[(&str, Kind)] = &[
     ("sync.group.offsets.interval.seconds", Kind::Int(1)),
     ("refresh.groups.enabled", Kind::Bool),
     ("refresh.groups.interval.seconds", Kind::Int(1)),
-    ("emit.heartbeats.enabled", Kind::Bool),
-    ("emit.heartbeats.interval.seconds", Kind::Int(1)),
-    ("heartbeats.replication.enabled", Kind::Bool),
-    ("emit.offset-syncs.enabled", Kind::Bool),
-    ("offset-syncs.topic.location", Kind::Choice(&["source", "target"])),
-    ("offset.lag.max", Kind::Int(0)),
-    ("heartbeats.topic.replication.factor", Kind::ReplicationFactor),
     ("checkpoints.topic.replication.factor", Kind::ReplicationFactor),
-    ("offset-syncs.topic.replication.factor", Kind::ReplicationFactor),
+    // Read for the names of offset-syncs and checkpoints topics (KIP-949).
     ("replication.policy.internal.topic.separator.enabled", Kind::Bool),
     ("refresh.topics.enabled", Kind::Bool),
     ("sync.topic.configs.interval.seconds", Kind::Int(1)),
@@ -193,11 +186,14 @@ const LATER_FLOW_KEYS: &[(&str, Kind)] = &[
     ("admin.timeout.ms", Kind::NotNeeded),
 ];
 
+/// A flow key kept under its MM2 name: a *later* key, or one of the typed sub-configurations
+/// read from the flow's properties (offset syncs and heartbeats, `internal_topics.rs`).
 pub(crate) fn later_flow_key(key: &str) -> Option<Kind> {
     LATER_FLOW_KEYS
         .iter()
         .find(|(k, _)| *k == key)
         .map(|(_, kind)| *kind)
+        .or_else(|| super::internal_topics::kind(key))
 }
 
 /// Cluster-scoped security keys (MM2 passes them to every client of the cluster; at top

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use crate::config::{Config, ConfigError, FlowConfig, GappedPolicy, ReplicationPolicy, from_properties_str};
+use crate::config::{
+    Config, ConfigError, FlowConfig, GappedPolicy, OffsetSyncsLocation, ReplicationPolicy,
+    from_properties_str,
+};
 use crate::security::{SaslMechanism, SecurityProtocol};
 
 const BASE: &str = "clusters = A, B, C\nA.bootstrap.servers = a:9092\n\
@@ -157,6 +160,27 @@ fn later_feature_keys_land_in_flow_properties_checked() {
     assert_eq!(f.properties["tasks.max"], "8");
     let err = load("emit.checkpoints.interval.seconds = soon\ngroups = (?=x)\n").unwrap_err();
     assert_eq!(err.problems.len(), 2, "{err}");
+}
+
+#[test]
+fn offset_sync_and_heartbeat_keys_are_typed_per_flow() {
+    let c = load(
+        "offset.lag.max = 10\nA->B.offset-syncs.topic.location = target\nheartbeats.replication.enabled = false\n",
+    )
+    .unwrap();
+    let f = flow(&c, "A->B");
+    assert_eq!(f.internal_topics.offset_lag_max, 10);
+    assert_eq!(
+        f.internal_topics.offset_syncs_location,
+        OffsetSyncsLocation::Target
+    );
+    assert!(!f.internal_topics.replicate_heartbeats);
+    assert!(!f.properties.contains_key("offset.lag.max"));
+    let err = load("A->B.emit.heartbeats.interval.seconds = 0\n").unwrap_err();
+    assert!(
+        err.problems[0].contains("`A->B.emit.heartbeats.interval.seconds`"),
+        "{err}"
+    );
 }
 
 #[test]

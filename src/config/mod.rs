@@ -14,6 +14,7 @@ mod client;
 mod draft;
 mod error;
 mod filter;
+mod internal_topics;
 pub mod jaas;
 mod java_regex;
 mod keys;
@@ -40,6 +41,9 @@ pub use error::ConfigError;
 pub use filter::{
     ConfigFilter, DEFAULT_CONFIG_EXCLUDE, DEFAULT_GROUPS, DEFAULT_GROUPS_EXCLUDE, DEFAULT_TOPICS,
     DEFAULT_TOPICS_EXCLUDE, PatternError, PatternList, TopicFilter, split_list,
+};
+pub use internal_topics::{
+    DEFAULT_HEARTBEATS_INTERVAL, DEFAULT_OFFSET_LAG_MAX, InternalTopicsConfig, OffsetSyncsLocation,
 };
 pub use model::{
     ClusterConfig, Config, DEFAULT_FETCH_MAX_BYTES, DEFAULT_FETCH_MAX_WAIT,

@@ -21,6 +21,7 @@ use serde::Deserialize;
 
 use super::client::ClientConfig;
 use super::filter::{ConfigFilter, TopicFilter};
+use super::internal_topics::InternalTopicsConfig;
 use super::policy::ReplicationPolicy;
 
 pub const DEFAULT_STATE_DIR: &str = "kmirror-state";
@@ -128,6 +129,8 @@ pub struct FlowConfig {
     /// How often the offset store is made durable.
     pub offset_flush_interval: Duration,
     pub gapped_batches: GappedPolicy,
+    /// Offset syncs and heartbeats (MM2's internal topics kmirror writes).
+    pub internal_topics: InternalTopicsConfig,
     /// Every flow-scoped key as given, for features that read them later (groups,
     /// checkpoints, group offset sync, heartbeats, offset-syncs location, …).
     pub properties: BTreeMap<String, String>,
@@ -151,6 +154,7 @@ impl FlowConfig {
             fetch_max_wait: DEFAULT_FETCH_MAX_WAIT,
             offset_flush_interval: DEFAULT_OFFSET_FLUSH_INTERVAL,
             gapped_batches: GappedPolicy::default(),
+            internal_topics: InternalTopicsConfig::default(),
             properties: BTreeMap::new(),
         }
     }
@@ -195,11 +199,7 @@ impl FlowConfig {
     }
 
     fn replicates_heartbeats(&self) -> bool {
-        // Validated as a boolean when the configuration was loaded.
-        !self
-            .properties
-            .get("heartbeats.replication.enabled")
-            .is_some_and(|v| v.eq_ignore_ascii_case("false"))
+        self.internal_topics.replicate_heartbeats
     }
 }
 
@@ -246,20 +246,20 @@ mod tests {
 
     #[test]
     fn heartbeats_bypass_the_topic_filter_unless_disabled() {
-        let only = |props: &[(&str, &str)]| FlowConfig {
+        let only = |replicate_heartbeats| FlowConfig {
             topics: TopicFilter::new(
                 PatternList::new(&["orders"]).unwrap(),
                 PatternList::new::<&str>(&[]).unwrap(),
             ),
-            properties: props
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            internal_topics: InternalTopicsConfig {
+                replicate_heartbeats,
+                ..InternalTopicsConfig::default()
+            },
             ..FlowConfig::new("A", "B")
         };
-        assert!(only(&[]).replicates("heartbeats"));
-        assert!(!only(&[]).replicates("payments"));
-        let off = only(&[("heartbeats.replication.enabled", "false")]);
+        assert!(only(true).replicates("heartbeats"));
+        assert!(!only(true).replicates("payments"));
+        let off = only(false);
         assert!(!off.replicates("heartbeats"));
         assert!(off.replicates("orders"));
     }

@@ -155,7 +155,8 @@ fn toml_properties_tables() {
     )
     .unwrap();
     assert_eq!(c.clusters["C"].properties["frob"], "1");
-    assert_eq!(c.flows[0].properties["offset.lag.max"], "50");
+    assert_eq!(c.flows[0].internal_topics.offset_lag_max, 50);
+    assert!(!c.flows[0].properties.contains_key("offset.lag.max"));
     assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
     assert!(c.warnings[0].contains("`clusters.C.properties.\"frob\"`: unknown key"));
     let err =

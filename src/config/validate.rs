@@ -9,6 +9,7 @@ use super::client::ClientConfig;
 use super::draft::{ClusterDraft, Draft, FlowDraft, Keyed, Num, PolicyKind};
 use super::error::{ConfigError, Report};
 use super::filter::{ConfigFilter, PatternList, TopicFilter, split_list};
+use super::internal_topics;
 use super::keys::{self, Kind};
 use super::model::{ClusterConfig, Config, FlowConfig, MAX_IN_FLIGHT_LIMIT};
 use super::policy::{DEFAULT_SEPARATOR, ReplicationPolicy};
@@ -213,6 +214,8 @@ fn flow(
     let refresh_topics_interval = duration(r, &f.refresh_topics_interval, 1, i64::MAX);
     let fetch_max_wait = duration(r, &f.fetch_max_wait, 0, i64::from(i32::MAX));
     let offset_flush_interval = duration(r, &f.offset_flush_interval, 1, i64::MAX);
+    let mut f = f;
+    let internal_topics = internal_topics::take(r, &mut f.properties);
     let mut properties = BTreeMap::new();
     for (name, Keyed { key, value }) in f.properties {
         match keys::later_flow_key(&name) {
@@ -246,6 +249,7 @@ fn flow(
         fetch_max_wait: fetch_max_wait?,
         offset_flush_interval: offset_flush_interval?,
         gapped_batches: f.gapped_batches,
+        internal_topics: internal_topics?,
         properties,
     })
 }

@@ -50,6 +50,7 @@
 
 mod error;
 mod log;
+pub mod mm2;
 mod reconcile;
 mod state;
 mod store;

@@ -15,9 +15,11 @@ use super::context::FlowContext;
 use super::partition::PartitionTask;
 use super::topics;
 use crate::cluster::{Cluster, FetchOptions, IsolationLevel};
-use crate::config::{Config, FlowConfig, GappedPolicy};
+use crate::config::{Config, FlowConfig, GappedPolicy, OffsetSyncsLocation};
 use crate::error::Side;
+use crate::metrics;
 use crate::observe::Readiness;
+use crate::offsets::mm2::{SyncTopic, heartbeat_pairs, run_heartbeats, spawn_offset_syncs};
 use crate::offsets::{FileStore, OffsetStore, OffsetsWriter, PartitionKey, PartitionState};
 
 /// Runs every flow of `config` until `shutdown` turns true (then drains and returns `Ok`) or
@@ -63,12 +65,44 @@ pub async fn run_with(
     let budget = Arc::new(Semaphore::new(config.memory_budget_bytes.max(1)));
     let mut tasks = JoinSet::new();
     let planned = Arc::new(AtomicUsize::new(0));
+    // MM2's internal topics: heartbeats of every cluster pair, offset syncs of every flow.
+    // These tasks end on the stop signal (heartbeats) or once the flow's partition tasks are
+    // gone (offset syncs), after writing what they hold.
+    let mut internal = JoinSet::new();
+    for pair in heartbeat_pairs(&config.flows) {
+        let target = clusters[&pair.target].clone();
+        let written = metrics::heartbeats_emitted(&pair.source, &pair.target);
+        drop(internal.spawn(run_heartbeats(pair, target, written, stop.clone())));
+    }
     for flow in &config.flows {
+        let offset_syncs = flow.internal_topics.emit_offset_syncs.then(|| {
+            let c = &flow.internal_topics;
+            let cluster = match c.offset_syncs_location {
+                OffsetSyncsLocation::Source => &flow.source,
+                OffsetSyncsLocation::Target => &flow.target,
+            };
+            let topic = SyncTopic {
+                cluster: clusters[cluster].clone(),
+                topic: c.offset_syncs_topic(&flow.policy, &flow.source, &flow.target),
+                replication_factor: c.offset_syncs_replication_factor,
+                lag_max: c.offset_lag_max,
+                // MM2 promotes delayed syncs when it commits offsets; kmirror when it makes
+                // its offsets durable.
+                promote_every: flow.offset_flush_interval,
+            };
+            let (sender, task) =
+                spawn_offset_syncs(topic, metrics::offset_syncs_emitted(&flow.name()), stop.clone());
+            drop(internal.spawn(async move {
+                let _ = task.await;
+            }));
+            sender
+        });
         let ctx = Arc::new(FlowContext {
             name: flow.name(),
             source: clusters[&flow.source].clone(),
             target: clusters[&flow.target].clone(),
             offsets: offsets.clone(),
+            offset_syncs,
             fetch_options: FetchOptions {
                 max_wait: flow.fetch_max_wait,
                 min_bytes: 1,
@@ -123,6 +157,10 @@ pub async fn run_with(
             },
         }
     }
+    // Every flow is done, so every offset-sync sender is gone: the internal-topic tasks write
+    // what they hold and end (heartbeats on the stop signal, which is set by now).
+    let _ = stop_tx.send(true);
+    while internal.join_next().await.is_some() {}
     let flushed = offsets.flush().await;
     drop(offsets);
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;

@@ -31,6 +31,7 @@ pub const TARGETS: &[&str] = &[
     "metrics_text",
     "scram_server",
     "jaas_parse",
+    "mm2_records",
 ];
 
 /// The decompression limit of the `renumber_batch` target: small, so that inputs which
@@ -50,6 +51,7 @@ pub fn run(target: &str, data: &[u8]) {
         "metrics_text" => metrics_text(data),
         "scram_server" => super::fuzz_security::scram_server(data),
         "jaas_parse" => super::fuzz_security::jaas_parse(data),
+        "mm2_records" => mm2_records(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -361,6 +363,32 @@ pub fn metrics_text(data: &[u8]) {
     }
 }
 
+/// MM2 internal records from untrusted bytes: byte 0 picks the type (offset sync, checkpoint,
+/// heartbeat), byte 1 is the key length, the rest is key then value. Decoding gives a record
+/// or a typed error; a decoded record re-encodes to a prefix of the input (readers ignore
+/// trailing bytes) and decodes to itself again.
+pub fn mm2_records(data: &[u8]) {
+    use crate::protocol::mm2::{Checkpoint, Heartbeat, Mm2Record, OffsetSync};
+    fn check<R: Mm2Record + PartialEq + std::fmt::Debug>(key: &[u8], value: &[u8]) {
+        let Ok(record) = R::decode(key, value) else {
+            return;
+        };
+        let k = record.encode_key().expect("a decoded key re-encodes");
+        let v = record.encode_value().expect("a decoded value re-encodes");
+        assert!(key.starts_with(&k) && value.starts_with(&v));
+        assert_eq!(R::decode(&k, &v).expect("re-encoded bytes decode"), record);
+    }
+    let [kind, key_len, rest @ ..] = data else {
+        return;
+    };
+    let (key, value) = rest.split_at(usize::from(*key_len).min(rest.len()));
+    match kind % 3 {
+        0 => check::<OffsetSync>(key, value),
+        1 => check::<Checkpoint>(key, value),
+        _ => check::<Heartbeat>(key, value),
+    }
+}
+
 /// Runs both configuration front ends on the input: a configuration or a list of problems,
 /// never a panic. The bytes go through the properties reader's own ISO-8859-1 decoding and,
 /// lossily, through UTF-8 for TOML; any problem list must be non-empty and name the origin.
@@ -524,5 +552,48 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     }
     out.extend(offsets_log_seeds());
     out.extend(super::fuzz_security::seeds());
+    out.extend(mm2_seeds());
     out
+}
+
+/// One well-formed input per MM2 record type, in the `mm2_records` layout.
+fn mm2_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
+    use crate::protocol::mm2::{Checkpoint, Heartbeat, Mm2Record, OffsetSync};
+    fn seed<R: Mm2Record>(kind: u8, record: &R) -> (&'static str, String, Vec<u8>) {
+        let key = record.encode_key().expect("seed key");
+        let mut out = vec![kind, key.len() as u8];
+        out.extend_from_slice(&key);
+        out.extend_from_slice(&record.encode_value().expect("seed value"));
+        ("mm2_records", R::NAME.to_lowercase(), out)
+    }
+    vec![
+        seed(
+            0,
+            &OffsetSync {
+                topic: "orders".to_owned(),
+                partition: 3,
+                upstream_offset: 1000,
+                downstream_offset: 990,
+            },
+        ),
+        seed(
+            1,
+            &Checkpoint {
+                group: "g1".to_owned(),
+                topic: "A.orders".to_owned(),
+                partition: 3,
+                upstream_offset: 1000,
+                downstream_offset: 991,
+                metadata: "meta".to_owned(),
+            },
+        ),
+        seed(
+            2,
+            &Heartbeat {
+                source_alias: "A".to_owned(),
+                target_alias: "B".to_owned(),
+                timestamp: 1_700_000_000_000,
+            },
+        ),
+    ]
 }

@@ -19,5 +19,7 @@ mod observe;
 mod replication;
 mod replication_faults;
 mod rewrite;
+mod security;
+mod security_e2e;
 mod support;
 mod tansu_client;

@@ -15,6 +15,9 @@ in order, duplicates kept, value null for a null header value.
                 ("offset" null: from the committed offset of "group")
   commit        {"bootstrap", "group", "offsets": [[topic, partition, offset]]} -> {"committed"}
   committed     {"bootstrap", "group"} -> {"offsets": [[topic, partition, offset]]}
+
+Every request may carry "security": librdkafka settings (security.protocol, ssl.*, sasl.*)
+added to each client's configuration.
 """
 import json
 import sys
@@ -37,7 +40,7 @@ def hexed(v):
 
 
 def create_topic(req):
-    admin = AdminClient({"bootstrap.servers": req["bootstrap"], **COMMON})
+    admin = AdminClient({"bootstrap.servers": req["bootstrap"], **COMMON, **req.get("security", {})})
     futures = admin.create_topics([NewTopic(req["topic"], num_partitions=req["partitions"], replication_factor=1)])
     for _, f in futures.items():
         f.result(timeout=30)
@@ -45,7 +48,7 @@ def create_topic(req):
 
 
 def produce(req):
-    conf = {"bootstrap.servers": req["bootstrap"], **COMMON, "linger.ms": 100, "batch.num.messages": 100000}
+    conf = {"bootstrap.servers": req["bootstrap"], **COMMON, **req.get("security", {}), "linger.ms": 100, "batch.num.messages": 100000}
     conf.update(req.get("config", {}))
     producer = Producer(conf)
     offsets = [None] * len(req["records"])
@@ -82,7 +85,7 @@ def produce_seq(req):
     `partitions` partitions round robin, flushing as it goes: a steady stream to replicate
     while kmirror is being killed."""
     import time
-    conf = {"bootstrap.servers": req["bootstrap"], **COMMON, "linger.ms": 5}
+    conf = {"bootstrap.servers": req["bootstrap"], **COMMON, **req.get("security", {}), "linger.ms": 5}
     conf.update(req.get("config", {}))
     producer = Producer(conf)
     errors = []
@@ -103,7 +106,7 @@ def produce_seq(req):
 
 def consume(req):
     conf = {
-        "bootstrap.servers": req["bootstrap"], **COMMON,
+        "bootstrap.servers": req["bootstrap"], **COMMON, **req.get("security", {}),
         "group.id": req.get("group") or "kmirror-test-reader", "enable.auto.commit": False,
         "isolation.level": req.get("isolation", "read_committed"),
     }

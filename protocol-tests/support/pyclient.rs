@@ -195,6 +195,13 @@ pub async fn produce_seq(
     .await;
 }
 
+/// Runs `command` with librdkafka security settings (`security.protocol`, `ssl.*`,
+/// `sasl.*`) added to every client the script creates.
+pub async fn secured(command: &'static str, mut request: Value, security: Value) -> Value {
+    request["security"] = security;
+    run_async(command, request).await
+}
+
 /// Reads partition 0 of an MM2 internal topic from the beginning and decodes it with the
 /// test's own decoder (`mm2_decode.py`, written from the format description): `kind` is
 /// `offset-sync`, `checkpoint` or `heartbeat`. Waits up to `timeout_s` for `min_records`.

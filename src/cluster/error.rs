@@ -74,7 +74,9 @@ impl ClusterError {
     /// refresh).
     pub fn is_retriable(&self) -> bool {
         match self {
-            Self::Bootstrap { .. } | Self::Routing { .. } => true,
+            Self::Routing { .. } => true,
+            // A TLS or SASL failure (untrusted certificate, wrong password) stays final.
+            Self::Bootstrap { last, .. } => last.is_retriable(),
             Self::Connection { source, .. } => source.is_retriable(),
             Self::Partition { error, .. } | Self::Request { error, .. } | Self::Group { error, .. } => {
                 error.is_retriable()

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::model::GappedPolicy;
+use super::security::Names;
 
 /// A value and the key it was read from (or would have been, for a default).
 #[derive(Debug, Clone)]
@@ -89,6 +90,9 @@ pub(crate) struct ClusterDraft {
     pub(crate) reconnect_backoff: Num,
     pub(crate) reconnect_backoff_max: Num,
     pub(crate) request_retries: Num,
+    /// `security.protocol`, `ssl.*` and `sasl.*` under their Kafka names, `${…}` resolved.
+    pub(crate) security: BTreeMap<String, Keyed<String>>,
+    pub(crate) security_names: Names,
     pub(crate) properties: BTreeMap<String, Keyed<String>>,
 }
 

@@ -7,7 +7,7 @@
 //!   name with `_` replaced by `.`.
 //! - *later*: keys of features that read [`FlowConfig::properties`](super::FlowConfig) or
 //!   [`ClusterConfig::properties`](super::ClusterConfig) (group checkpoints, heartbeats,
-//!   security, …). They are checked for type now, so a typo in a value fails at load, not
+//!   …); security keys are typed by `security.rs`. They are checked for type now, so a typo in a value fails at load, not
 //!   hours later.
 //! - *not needed*: MM2 and Connect keys that have no meaning for kmirror (`tasks.max`, the
 //!   Connect storage topics, converters). Accepted without a warning so that an existing
@@ -148,8 +148,6 @@ pub(crate) enum Kind {
     DefaultClass(&'static str),
     /// Accepted, not needed by kmirror.
     NotNeeded,
-    /// Anything.
-    Text,
 }
 
 /// Flow-scoped keys kept in [`FlowConfig::properties`](super::FlowConfig) for later features,
@@ -198,18 +196,10 @@ pub(crate) fn later_flow_key(key: &str) -> Option<Kind> {
         .or_else(|| super::internal_topics::kind(key))
 }
 
-const SECURITY_PROTOCOLS: &[&str] = &["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
-
 /// Cluster-scoped security keys (MM2 passes them to every client of the cluster; at top
-/// level they are fallbacks for all clusters).
-pub(crate) fn security_key(key: &str) -> Option<Kind> {
-    if key == "security.protocol" {
-        Some(Kind::Choice(SECURITY_PROTOCOLS))
-    } else if key.starts_with("ssl.") || key.starts_with("sasl.") {
-        Some(Kind::Text)
-    } else {
-        None
-    }
+/// level they are fallbacks for all clusters); read by `security.rs`.
+pub(crate) fn security_key(key: &str) -> bool {
+    super::security::is_security_key(key)
 }
 
 /// Connect worker keys MM2 reads at top level or per target cluster, not needed by kmirror
@@ -258,7 +248,7 @@ pub(crate) fn check_value(kind: Kind, value: &str) -> Result<(), String> {
                 ))
             }
         }
-        Kind::NotNeeded | Kind::Text => Ok(()),
+        Kind::NotNeeded => Ok(()),
     }
 }
 
@@ -288,8 +278,8 @@ mod tests {
         assert!(check_value(Kind::Int(1), "0").is_err());
         assert!(check_value(Kind::ReplicationFactor, "-1").is_ok());
         assert!(check_value(Kind::ReplicationFactor, "0").is_err());
-        assert!(check_value(Kind::Choice(SECURITY_PROTOCOLS), "sasl_ssl").is_ok());
-        assert!(check_value(Kind::Choice(SECURITY_PROTOCOLS), "TLS").is_err());
+        assert!(check_value(Kind::Choice(&["source", "target"]), "Source").is_ok());
+        assert!(check_value(Kind::Choice(&["source", "target"]), "both").is_err());
         let class = Kind::DefaultClass("DefaultTopicFilter");
         assert!(check_value(class, "org.apache.kafka.connect.mirror.DefaultTopicFilter").is_ok());
         assert!(check_value(class, "com.example.MyFilter").is_err());
@@ -301,7 +291,7 @@ mod tests {
         assert!(is_mapped_cluster_fallback("consumer.fetch.max.bytes"));
         assert!(!is_mapped_flow_key("groups"));
         assert_eq!(later_flow_key("tasks.max"), Some(Kind::Int(1)));
-        assert!(security_key("sasl.jaas.config").is_some());
+        assert!(security_key("sasl.jaas.config"));
         assert!(is_worker_key("offset.storage.replication.factor"));
         assert!(!is_worker_key("tasks.max"));
     }

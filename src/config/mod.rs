@@ -16,6 +16,7 @@ mod error;
 mod filter;
 mod groups;
 mod internal_topics;
+pub mod jaas;
 mod java_regex;
 mod keys;
 #[cfg(test)]
@@ -25,6 +26,11 @@ mod native;
 mod policy;
 mod properties;
 mod properties_draft;
+mod security;
+#[cfg(all(test, feature = "testkit"))]
+mod security_tests;
+mod security_tls;
+mod substitute;
 #[cfg(test)]
 mod tests;
 mod validate;

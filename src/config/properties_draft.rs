@@ -14,8 +14,10 @@ use super::keys::{self, End, Mapped};
 use super::model::{self, GappedPolicy};
 use super::policy::DEFAULT_SEPARATOR;
 use super::properties::{
-    Layout, MEMORY_BUDGET_BYTES, OFFSETS_HISTORY_MAX, STATE_DIR, is_flow_key, is_top_level_key,
+    Layout, MEMORY_BUDGET_BYTES, OFFSETS_HISTORY_MAX, STATE_DIR, is_client_security_key, is_flow_key,
+    is_top_level_key,
 };
+use super::security::Names;
 
 impl Layout {
     pub(super) fn draft(&self, report: &mut Report) -> Draft {
@@ -79,13 +81,14 @@ impl Layout {
         let reconnect_backoff = num(keys::RECONNECT_BACKOFF, ms(defaults.reconnect_backoff));
         let reconnect_backoff_max = num(keys::RECONNECT_BACKOFF_MAX, ms(defaults.reconnect_backoff_max));
         let request_retries = num(keys::RETRIES, i64::from(defaults.request_retries));
-        let mut properties: BTreeMap<String, Keyed<String>> = given
+        let (mut security, properties): (BTreeMap<_, _>, BTreeMap<_, _>) = given
             .iter()
+            .filter(|(k, _)| !is_client_security_key(k))
             .map(|(k, v)| (k.clone(), Keyed::new(written(k), v.clone())))
-            .collect();
+            .partition(|(k, _)| keys::security_key(k));
         // Top-level security keys are fallbacks for every cluster (MM2's `clusterProps`).
-        for (k, v) in self.top.iter().filter(|(k, _)| keys::security_key(k).is_some()) {
-            properties
+        for (k, v) in self.top.iter().filter(|(k, _)| keys::security_key(k)) {
+            security
                 .entry(k.clone())
                 .or_insert_with(|| Keyed::new(k.clone(), v.clone()));
         }
@@ -110,6 +113,11 @@ impl Layout {
             reconnect_backoff,
             reconnect_backoff_max,
             request_retries,
+            security,
+            security_names: Names {
+                prefix: format!("{alias}."),
+                toml: false,
+            },
             properties,
         }
     }

@@ -13,6 +13,7 @@ use super::internal_topics;
 use super::keys::{self, Kind};
 use super::model::{self, ClusterConfig, Config, FlowConfig, MAX_IN_FLIGHT_LIMIT};
 use super::policy::{DEFAULT_SEPARATOR, ReplicationPolicy};
+use super::security;
 
 /// Checks a draft; `report` may already hold what the front end found.
 pub(crate) fn validate(draft: Draft, mut report: Report) -> Result<Config, ConfigError> {
@@ -127,15 +128,12 @@ fn cluster(r: &mut Report, c: ClusterDraft) -> Option<ClusterConfig> {
     }
     let request_retries =
         int(r, &c.request_retries, 0, i64::from(u32::MAX)).and_then(|n| u32::try_from(n).ok());
-    let mut properties = BTreeMap::new();
-    for (name, Keyed { key, value }) in c.properties {
-        if let Some(kind) = keys::security_key(&name)
-            && let Err(e) = keys::check_value(kind, &value)
-        {
-            r.problem(&key, e);
-        }
-        properties.insert(name, value);
-    }
+    let properties = c
+        .properties
+        .into_iter()
+        .map(|(name, k)| (name, k.value))
+        .collect();
+    let security = security::build(r, &c.security, &c.security_names);
     let client = ClientConfig {
         client_id: c.client_id.value,
         connect_timeout: connect_timeout?,
@@ -145,6 +143,7 @@ fn cluster(r: &mut Report, c: ClusterDraft) -> Option<ClusterConfig> {
         reconnect_backoff: reconnect_backoff?,
         reconnect_backoff_max: reconnect_backoff_max?,
         request_retries: request_retries?,
+        security: security?,
     };
     (valid_alias && client_id_ok && servers_ok).then_some(ClusterConfig {
         alias: c.alias,

@@ -29,6 +29,8 @@ pub const TARGETS: &[&str] = &[
     "config_parse",
     "http_request",
     "metrics_text",
+    "scram_server",
+    "jaas_parse",
     "mm2_records",
     "group_responses",
 ];
@@ -48,6 +50,8 @@ pub fn run(target: &str, data: &[u8]) {
         "config_parse" => config_parse(data),
         "http_request" => http_request(data),
         "metrics_text" => metrics_text(data),
+        "scram_server" => super::fuzz_security::scram_server(data),
+        "jaas_parse" => super::fuzz_security::jaas_parse(data),
         "mm2_records" => mm2_records(data),
         "group_responses" => group_responses(data),
         other => panic!("unknown fuzz target {other}"),
@@ -549,6 +553,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         ));
     }
     out.extend(offsets_log_seeds());
+    out.extend(super::fuzz_security::seeds());
     out.extend(mm2_seeds());
     out.extend(group_seeds());
     out

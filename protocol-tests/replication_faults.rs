@@ -17,13 +17,14 @@ use tokio::sync::watch;
 
 use crate::support::{eventually, mm2_properties};
 
-struct Running {
+pub struct Running {
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<Result<(), ReplicationError>>,
     _dir: tempfile::TempDir,
 }
 
-fn start(source: &FakeBroker, target: &FakeBroker) -> Running {
+/// The engine between two fake brokers with the test MM2 configuration (`source->target`).
+pub fn start(source: &FakeBroker, target: &FakeBroker) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let path = mm2_properties(dir.path(), &source.addr(), &target.addr(), "");
     let mut config = kmirror::config::load(&path).unwrap();
@@ -38,7 +39,7 @@ fn start(source: &FakeBroker, target: &FakeBroker) -> Running {
 }
 
 impl Running {
-    async fn stop(self) -> Result<(), ReplicationError> {
+    pub async fn stop(self) -> Result<(), ReplicationError> {
         let _ = self.shutdown.send(true);
         tokio::time::timeout(Duration::from_secs(30), self.task)
             .await
@@ -82,9 +83,10 @@ fn control(base_offset: i64, producer_id: i64, commit: bool) -> Bytes {
     encode_batch(&spec, &[marker]).unwrap()
 }
 
-#[tokio::test]
-async fn transactions_arrive_committed_only_and_without_markers() {
-    let (source, target) = (FakeBroker::start().await, FakeBroker::start().await);
+/// Topic `tx` with one partition on `source`: offsets 0..3 a committed transaction of
+/// producer 7, 3 its commit marker, 4..6 an aborted transaction of producer 8, 6 its abort
+/// marker, 7..10 plain data (lz4). Returns the three data batches.
+pub fn transactional_source(source: &FakeBroker) -> [RecordBatch; 3] {
     source.create_topic("tx", 1);
     let committed = producer_batch(0, 3, 7, 0, TRANSACTIONAL_BIT);
     let aborted = producer_batch(4, 2, 8, 0, TRANSACTIONAL_BIT);
@@ -95,6 +97,13 @@ async fn transactions_arrive_committed_only_and_without_markers() {
     source.append_raw("tx", 0, control(6, 8, false));
     source.append_raw("tx", 0, plain.as_bytes().clone());
     source.set_aborted_transactions("tx", 0, vec![(8, 4)]);
+    [committed, aborted, plain]
+}
+
+#[tokio::test]
+async fn transactions_arrive_committed_only_and_without_markers() {
+    let (source, target) = (FakeBroker::start().await, FakeBroker::start().await);
+    let [committed, _aborted, plain] = transactional_source(&source);
 
     let run = start(&source, &target);
     eventually(

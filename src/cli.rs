@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+mod offsets;
+
 use crate::cluster::{Cluster, FetchOptions, IsolationLevel, OffsetSpec};
 use crate::config::ClientConfig;
 use crate::config::Config;
@@ -58,6 +60,11 @@ pub enum Command {
     Bench {
         #[command(subcommand)]
         kind: BenchCommand,
+    },
+    /// Consumer group offsets across a flow.
+    Offsets {
+        #[command(subcommand)]
+        command: OffsetsCommand,
     },
     /// Connect to a cluster and print its brokers, topics, partitions, leaders and offsets.
     Metadata {
@@ -115,6 +122,24 @@ async fn bench(kind: BenchCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(Debug, Subcommand)]
+pub enum OffsetsCommand {
+    /// Print, per partition, a group's committed offset on the source, the exact offset of the
+    /// same record on the target, and the lag; `--commit` commits the translation on the
+    /// target once (refused while the group has members there; never rewinds).
+    Translate {
+        #[arg(long, short = 'c')]
+        config: PathBuf,
+        #[arg(long, short = 'g')]
+        group: String,
+        /// `SRC->TGT`; needed when the configuration enables several flows.
+        #[arg(long)]
+        flow: Option<String>,
+        #[arg(long)]
+        commit: bool,
+    },
+}
+
 async fn connect(bootstrap: &str) -> anyhow::Result<Arc<Cluster>> {
     let seeds: Vec<String> = bootstrap
         .split(',')
@@ -134,6 +159,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             interval_ms,
         } => status(&metrics_addr, interval_ms).await,
         Command::Bench { kind } => bench(kind).await,
+        Command::Offsets {
+            command:
+                OffsetsCommand::Translate {
+                    config,
+                    group,
+                    flow,
+                    commit,
+                },
+        } => offsets::translate(&config, &group, flow.as_deref(), commit).await,
         Command::Metadata { bootstrap } => metadata(&bootstrap).await,
         Command::Inspect {
             bootstrap,

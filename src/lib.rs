@@ -1,6 +1,7 @@
 //! kmirror: a Kafka replicator that forwards record batches byte for byte.
 //!
-//! Layers (each uses only those to its right; `config`, `metrics` and `error` are leaves):
+//! Layers (each uses only those to its right; `config`, `metrics`, `error`, `secret` and
+//! `security` are leaves; `config` builds the `security` settings that `net` acts on):
 //!
 //! ```text
 //! cli ─► replication ─► cluster ─► net ─► protocol
@@ -23,5 +24,7 @@ pub mod observe;
 pub mod offsets;
 pub mod protocol;
 pub mod replication;
+pub mod secret;
+pub mod security;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -47,6 +47,23 @@ pub const IN_FLIGHT_BYTES: &str = "kmirror_in_flight_bytes";
 pub const BUDGET_BYTES: &str = "kmirror_memory_budget_bytes";
 /// Partition sessions restarted from the acknowledged position after a produce failure.
 pub const PARTITION_RECOVERIES: &str = "kmirror_partition_recoveries_total";
+/// Offset syncs the offset-syncs topic acknowledged, per flow.
+pub const OFFSET_SYNCS_EMITTED: &str = "kmirror_offset_syncs_emitted_total";
+/// Heartbeat records the target's `heartbeats` topic acknowledged, per source and target.
+pub const HEARTBEATS_EMITTED: &str = "kmirror_heartbeats_emitted_total";
+
+/// Checkpoint records written to `<source>.checkpoints.internal`, per flow.
+pub const CHECKPOINTS: &str = "kmirror_checkpoints_total";
+/// Committed offsets that could not be translated exactly, per flow and `reason`
+/// (`next_record`: the offset points at data never replicated; `batch_start`: inside a
+/// compacted batch, moved back to its first record; `untranslated`: ahead of replication or
+/// before a trimmed history, no checkpoint).
+pub const CHECKPOINT_INEXACT: &str = "kmirror_checkpoint_inexact_total";
+/// Seconds since the flow last completed a checkpoint pass (translation of every group).
+pub const CHECKPOINT_AGE: &str = "kmirror_checkpoint_age_seconds";
+/// Group offset sync results per partition, per flow and `result` (`committed`,
+/// `skipped_ahead`, `skipped_active`, `failed`).
+pub const GROUP_OFFSET_SYNCS: &str = "kmirror_group_offset_syncs_total";
 
 /// Every metric name declared here, for the tests that check the README table and the
 /// Grafana dashboard against the code.
@@ -70,6 +87,12 @@ pub const ALL: &[&str] = &[
     BUDGET_BYTES,
     PARTITION_RECOVERIES,
     OFFSET_STORE_AGE,
+    OFFSET_SYNCS_EMITTED,
+    HEARTBEATS_EMITTED,
+    CHECKPOINTS,
+    CHECKPOINT_INEXACT,
+    CHECKPOINT_AGE,
+    GROUP_OFFSET_SYNCS,
 ];
 
 pub(crate) fn connection_opened(cluster: &str, broker: &str) {
@@ -154,6 +177,38 @@ pub(crate) fn replication_latency(flow: &str, seconds: f64) {
 pub(crate) fn in_flight(bytes: usize, budget: usize) {
     metrics::gauge!(IN_FLIGHT_BYTES).set(bytes as f64);
     metrics::gauge!(BUDGET_BYTES).set(budget as f64);
+}
+
+pub(crate) fn checkpoint_inexact(flow: &str, reason: &'static str, n: u64) {
+    if n > 0 {
+        metrics::counter!(CHECKPOINT_INEXACT, "flow" => flow.to_owned(), "reason" => reason).increment(n);
+    }
+}
+
+pub(crate) fn checkpoint_age(flow: &str, seconds: f64) {
+    metrics::gauge!(CHECKPOINT_AGE, "flow" => flow.to_owned()).set(seconds);
+}
+
+pub(crate) fn group_offset_sync(flow: &str, result: &'static str, n: usize) {
+    if n > 0 {
+        metrics::counter!(GROUP_OFFSET_SYNCS, "flow" => flow.to_owned(), "result" => result)
+            .increment(n as u64);
+    }
+}
+
+/// The counter of a flow's written checkpoints (the internal-topic writer counts).
+pub(crate) fn checkpoints_written(flow: &str) -> metrics::Counter {
+    metrics::counter!(CHECKPOINTS, "flow" => flow.to_owned())
+}
+
+/// The counter of a flow's acknowledged offset syncs (the internal-topic writer counts).
+pub(crate) fn offset_syncs_emitted(flow: &str) -> metrics::Counter {
+    metrics::counter!(OFFSET_SYNCS_EMITTED, "flow" => flow.to_owned())
+}
+
+/// The counter of acknowledged heartbeats of one cluster pair.
+pub(crate) fn heartbeats_emitted(source: &str, target: &str) -> metrics::Counter {
+    metrics::counter!(HEARTBEATS_EMITTED, "source" => source.to_owned(), "target" => target.to_owned())
 }
 
 #[cfg(test)]

@@ -12,6 +12,12 @@ in order, duplicates kept, value null for a null header value.
   produce-seq   {"bootstrap", "topic", "partitions", "prefix", "count", "seconds", "start"} -> {"produced"}
   consume       {"bootstrap", "topic", "partition", "offset", "count", "timeout_s"}
                 -> {"records": [{"offset", "key", "value", "headers", "timestamp_type", "timestamp"}]}
+                ("offset" null: from the committed offset of "group")
+  commit        {"bootstrap", "group", "offsets": [[topic, partition, offset]]} -> {"committed"}
+  committed     {"bootstrap", "group"} -> {"offsets": [[topic, partition, offset]]}
+
+Every request may carry "security": librdkafka settings (security.protocol, ssl.*, sasl.*)
+added to each client's configuration.
 """
 import json
 import sys
@@ -34,7 +40,7 @@ def hexed(v):
 
 
 def create_topic(req):
-    admin = AdminClient({"bootstrap.servers": req["bootstrap"], **COMMON})
+    admin = AdminClient({"bootstrap.servers": req["bootstrap"], **COMMON, **req.get("security", {})})
     futures = admin.create_topics([NewTopic(req["topic"], num_partitions=req["partitions"], replication_factor=1)])
     for _, f in futures.items():
         f.result(timeout=30)
@@ -42,7 +48,7 @@ def create_topic(req):
 
 
 def produce(req):
-    conf = {"bootstrap.servers": req["bootstrap"], **COMMON, "linger.ms": 100, "batch.num.messages": 100000}
+    conf = {"bootstrap.servers": req["bootstrap"], **COMMON, **req.get("security", {}), "linger.ms": 100, "batch.num.messages": 100000}
     conf.update(req.get("config", {}))
     producer = Producer(conf)
     offsets = [None] * len(req["records"])
@@ -79,7 +85,7 @@ def produce_seq(req):
     `partitions` partitions round robin, flushing as it goes: a steady stream to replicate
     while kmirror is being killed."""
     import time
-    conf = {"bootstrap.servers": req["bootstrap"], **COMMON, "linger.ms": 5}
+    conf = {"bootstrap.servers": req["bootstrap"], **COMMON, **req.get("security", {}), "linger.ms": 5}
     conf.update(req.get("config", {}))
     producer = Producer(conf)
     errors = []
@@ -99,12 +105,20 @@ def produce_seq(req):
 
 
 def consume(req):
-    consumer = Consumer({
-        "bootstrap.servers": req["bootstrap"], **COMMON,
-        "group.id": "kmirror-test-reader", "enable.auto.commit": False,
+    conf = {
+        "bootstrap.servers": req["bootstrap"], **COMMON, **req.get("security", {}),
+        "group.id": req.get("group") or "kmirror-test-reader", "enable.auto.commit": False,
         "isolation.level": req.get("isolation", "read_committed"),
-    })
-    consumer.assign([TopicPartition(req["topic"], req["partition"], req["offset"])])
+    }
+    if req.get("offset") is None:
+        # Reading from a group's committed offset must not fall back silently.
+        conf["auto.offset.reset"] = "error"
+    consumer = Consumer(conf)
+    if req.get("offset") is None:
+        # No offset: librdkafka starts from the group's committed offset.
+        consumer.assign([TopicPartition(req["topic"], req["partition"])])
+    else:
+        consumer.assign([TopicPartition(req["topic"], req["partition"], req["offset"])])
     out = []
     import time
     deadline = time.time() + req.get("timeout_s", 30)
@@ -127,8 +141,35 @@ def consume(req):
     return {"records": out}
 
 
+def commit(req):
+    """Commits offsets for a group the way a consumer outside any rebalance does
+    (librdkafka sends generation -1 for a consumer that never joined)."""
+    consumer = Consumer({"bootstrap.servers": req["bootstrap"], **COMMON, "group.id": req["group"],
+                         "enable.auto.commit": False})
+    tps = [TopicPartition(t, p, o) for t, p, o in req["offsets"]]
+    result = consumer.commit(offsets=tps, asynchronous=False)
+    consumer.close()
+    errors = [str(tp.error) for tp in result if tp.error is not None]
+    if errors:
+        raise SystemExit(f"commit failed: {errors}")
+    return {"committed": len(tps)}
+
+
+def committed(req):
+    from confluent_kafka import ConsumerGroupTopicPartitions
+    admin = AdminClient({"bootstrap.servers": req["bootstrap"], **COMMON})
+    futures = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(req["group"])], request_timeout=30)
+    out = []
+    for _, f in futures.items():
+        for tp in f.result().topic_partitions:
+            if tp.error is None and tp.offset >= 0:
+                out.append([tp.topic, tp.partition, tp.offset])
+    return {"offsets": sorted(out)}
+
+
 def main():
-    commands = {"create-topic": create_topic, "produce": produce, "produce-seq": produce_seq, "consume": consume}
+    commands = {"create-topic": create_topic, "produce": produce, "produce-seq": produce_seq, "consume": consume,
+                "commit": commit, "committed": committed}
     if len(sys.argv) != 2 or sys.argv[1] not in commands:
         raise SystemExit(f"usage: kafka_client.py {{{'|'.join(commands)}}} < request.json")
     answer = commands[sys.argv[1]](json.load(sys.stdin))

@@ -19,6 +19,11 @@ impl Kmirror {
 
     /// [`Kmirror::run`] with more arguments.
     pub fn run_with(config: &Path, dir: &Path, args: &[&str]) -> Self {
+        Self::run_with_env(config, dir, args, &[])
+    }
+
+    /// [`Kmirror::run_with`] with environment variables set for the child.
+    pub fn run_with_env(config: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
         let log = dir.join(format!("kmirror-{}.log", N.fetch_add(1, Ordering::Relaxed)));
@@ -29,6 +34,7 @@ impl Kmirror {
             .args(args)
             .current_dir(dir)
             .env("RUST_LOG", "warn,kmirror=info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log"))
             .stderr(file)

@@ -40,19 +40,31 @@ impl PyRecord {
 }
 
 fn run(command: &str, request: Value) -> Value {
+    run_script("kafka_client.py", &[command], request)
+}
+
+/// Runs a Python script of `protocol-tests/support/` with a JSON request on stdin and returns
+/// its JSON answer.
+fn run_script(name: &str, args: &[&str], request: Value) -> Value {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("protocol-tests/support")
+        .join(name);
+    let mut all = vec![script.into_os_string()];
+    all.extend(args.iter().map(std::ffi::OsString::from));
+    python(&all, &request, &format!("{name} {}", args.join(" ")))
+}
+
+/// Runs the venv's Python with `args`, `request` as JSON on stdin, and parses its stdout as
+/// JSON; fails the test with its stderr if it fails.
+fn python(args: &[std::ffi::OsString], request: &Value, what: &str) -> Value {
     let python = super::tools_dir().join("venv").join("bin").join("python");
     assert!(
         python.exists(),
         "{} missing: run scripts/install-test-deps.sh",
         python.display()
     );
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/protocol-tests/support/kafka_client.py"
-    );
     let mut child = Command::new(python)
-        .arg(script)
-        .arg(command)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -67,7 +79,7 @@ fn run(command: &str, request: Value) -> Value {
     let out = child.wait_with_output().expect("python output");
     assert!(
         out.status.success(),
-        "kafka_client.py {command} failed: {}",
+        "{what} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("json answer")
@@ -122,6 +134,48 @@ pub async fn consume(
     serde_json::from_value(answer["records"].clone()).expect("records")
 }
 
+/// Consumes `count` records as group `group` from its committed offset (the consumer does
+/// not join the group and commits nothing).
+pub async fn consume_group(
+    bootstrap: &str,
+    group: &str,
+    topic: &str,
+    partition: i32,
+    count: usize,
+    timeout_s: u64,
+) -> Vec<PyRecord> {
+    let answer = run_async(
+        "consume",
+        json!({"bootstrap": bootstrap, "group": group, "topic": topic, "partition": partition,
+               "offset": null, "count": count, "timeout_s": timeout_s}),
+    )
+    .await;
+    serde_json::from_value(answer["records"].clone()).expect("records")
+}
+
+/// Commits `(topic, partition, offset)` for `group`.
+pub async fn commit(bootstrap: &str, group: &str, offsets: &[(&str, i32, i64)]) {
+    let _ = run_async(
+        "commit",
+        json!({"bootstrap": bootstrap, "group": group, "offsets": offsets}),
+    )
+    .await;
+}
+
+/// The committed offsets of `group`, sorted.
+pub async fn committed(bootstrap: &str, group: &str) -> Vec<(String, i32, i64)> {
+    let answer = run_async("committed", json!({"bootstrap": bootstrap, "group": group})).await;
+    serde_json::from_value(answer["offsets"].clone()).expect("offsets")
+}
+
+/// Runs a Python program with the venv's interpreter (confluent-kafka importable): `request`
+/// on its stdin as JSON, its stdout parsed as JSON.
+pub async fn run_inline(script: &'static str, request: Value) -> Value {
+    tokio::task::spawn_blocking(move || python(&["-c".into(), script.into()], &request, "python script"))
+        .await
+        .expect("python task")
+}
+
 /// Writes `count` records `<prefix>-<i>` (keys `<i>`) round robin over `partitions`
 /// partitions, spread over `seconds`.
 pub async fn produce_seq(
@@ -139,4 +193,29 @@ pub async fn produce_seq(
                "start": start, "count": count, "seconds": seconds}),
     )
     .await;
+}
+
+/// Runs `command` with librdkafka security settings (`security.protocol`, `ssl.*`,
+/// `sasl.*`) added to every client the script creates.
+pub async fn secured(command: &'static str, mut request: Value, security: Value) -> Value {
+    request["security"] = security;
+    run_async(command, request).await
+}
+
+/// Reads partition 0 of an MM2 internal topic from the beginning and decodes it with the
+/// test's own decoder (`mm2_decode.py`, written from the format description): `kind` is
+/// `offset-sync`, `checkpoint` or `heartbeat`. Waits up to `timeout_s` for `min_records`.
+pub async fn read_mm2(
+    bootstrap: &str,
+    topic: &str,
+    kind: &str,
+    min_records: usize,
+    timeout_s: u64,
+) -> Vec<Value> {
+    let request = json!({"bootstrap": bootstrap, "topic": topic, "kind": kind,
+                         "min_records": min_records, "timeout_s": timeout_s});
+    let answer = tokio::task::spawn_blocking(move || run_script("mm2_decode.py", &[], request))
+        .await
+        .expect("python task");
+    serde_json::from_value(answer["records"].clone()).expect("records")
 }

@@ -15,6 +15,10 @@ pub struct TansuBroker {
     child: Child,
     dir: tempfile::TempDir,
     port: u16,
+    /// The address advertised in metadata when it is not the listener's (a TLS relay in
+    /// front of the broker).
+    advertised: Option<String>,
+    authentication: bool,
 }
 
 fn free_port() -> u16 {
@@ -38,10 +42,22 @@ impl TansuBroker {
 
     /// Starts a broker and waits until it completes an ApiVersions handshake.
     pub async fn start() -> Self {
+        Self::start_advertising(None).await
+    }
+
+    /// Starts a broker that advertises `advertised` (`host:port`, e.g. a TLS relay's) in
+    /// metadata instead of its own listener.
+    pub async fn start_advertising(advertised: Option<String>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
-        let child = Self::spawn(&dir, port);
-        let broker = Self { child, dir, port };
+        let child = Self::spawn(&dir, port, advertised.as_deref(), false);
+        let broker = Self {
+            child,
+            dir,
+            port,
+            advertised,
+            authentication: false,
+        };
         broker.wait_ready().await;
         broker
     }
@@ -50,17 +66,48 @@ impl TansuBroker {
     pub async fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.child = Self::spawn(&self.dir, self.port);
+        self.child = Self::spawn(
+            &self.dir,
+            self.port,
+            self.advertised.as_deref(),
+            self.authentication,
+        );
         self.wait_ready().await;
     }
 
-    fn spawn(dir: &tempfile::TempDir, port: u16) -> Child {
+    /// Creates a SCRAM user (`scram256` or `scram512`); the broker must run without
+    /// authentication, on sqlite storage so that the user survives the restart that turns
+    /// authentication on.
+    pub fn create_user(&self, name: &str, password: &str, mechanism: &str) {
+        let out = Command::new(Self::binary())
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .args(["user", "create", name, password, "--mechanism", mechanism])
+            .args(["--broker", &format!("tcp://127.0.0.1:{}", self.port)])
+            .output()
+            .expect("run tansu user create");
+        assert!(
+            out.status.success(),
+            "tansu user create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Restarts the broker with `--authentication` (SASL required).
+    pub async fn restart_with_authentication(&mut self) {
+        self.authentication = true;
+        self.restart().await;
+    }
+
+    fn spawn(dir: &tempfile::TempDir, port: u16, advertised: Option<&str>, authentication: bool) -> Child {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(dir.path().join("tansu.log"))
             .expect("log file");
         let url = format!("tcp://127.0.0.1:{port}");
+        let advertised = advertised.map_or_else(|| url.clone(), |a| format!("tcp://{a}"));
         Command::new(Self::binary())
             // A clean directory: tansu loads `.env` from its working directory.
             .current_dir(dir.path())
@@ -71,9 +118,10 @@ impl TansuBroker {
                 "--listener-url",
                 &url,
                 "--advertised-listener-url",
-                &url,
+                &advertised,
             ])
             .args(["--storage-engine", "sqlite://tansu.db"])
+            .args(authentication.then_some("--authentication"))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)

@@ -47,6 +47,18 @@ pub enum ClusterError {
         error: ErrorCode,
         message: Option<String>,
     },
+    #[error("cluster {cluster}: {api} for group {group}{tp} failed: {error}{message}",
+        tp = at.as_deref().map(|(t, p)| format!(" on {t}-{p}")).unwrap_or_default(),
+        message = message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default())]
+    Group {
+        cluster: String,
+        api: &'static str,
+        group: String,
+        /// The topic-partition, for a partition's error (boxed: keeps the error small).
+        at: Option<Box<(String, i32)>>,
+        error: ErrorCode,
+        message: Option<String>,
+    },
     #[error("cluster {cluster}: broker {broker} answered {api} without {topic}-{partition}")]
     MissingPartition {
         cluster: String,
@@ -62,9 +74,13 @@ impl ClusterError {
     /// refresh).
     pub fn is_retriable(&self) -> bool {
         match self {
-            Self::Bootstrap { .. } | Self::Routing { .. } => true,
+            Self::Routing { .. } => true,
+            // A TLS or SASL failure (untrusted certificate, wrong password) stays final.
+            Self::Bootstrap { last, .. } => last.is_retriable(),
             Self::Connection { source, .. } => source.is_retriable(),
-            Self::Partition { error, .. } | Self::Request { error, .. } => error.is_retriable(),
+            Self::Partition { error, .. } | Self::Request { error, .. } | Self::Group { error, .. } => {
+                error.is_retriable()
+            }
             Self::MissingPartition { .. } => false,
         }
     }
@@ -82,7 +98,9 @@ impl ClusterError {
     /// The Kafka error code, for partition and request errors.
     pub fn error_code(&self) -> Option<ErrorCode> {
         match self {
-            Self::Partition { error, .. } | Self::Request { error, .. } => Some(*error),
+            Self::Partition { error, .. } | Self::Request { error, .. } | Self::Group { error, .. } => {
+                Some(*error)
+            }
             _ => None,
         }
     }

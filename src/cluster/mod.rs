@@ -5,6 +5,7 @@
 pub mod admin;
 mod backoff;
 mod error;
+pub mod groups;
 pub mod metadata;
 pub mod partition;
 

@@ -109,7 +109,7 @@ pub enum ResponseIssue {
     Missing,
 }
 
-fn check(code: i16, message: Option<&StrBytes>) -> Result<(), ResponseIssue> {
+pub(super) fn check(code: i16, message: Option<&StrBytes>) -> Result<(), ResponseIssue> {
     if code == errors::NONE {
         Ok(())
     } else {
@@ -351,15 +351,41 @@ impl Cluster {
         topic: &str,
         partition: i32,
         retry_connection_errors: bool,
-        mut op: F,
+        op: F,
     ) -> Result<T, ClusterError>
     where
         F: FnMut(Connection) -> Fut,
         Fut: Future<Output = Result<T, ClusterError>>,
     {
+        self.retrying(
+            || self.leader(topic, partition),
+            Some(topic),
+            retry_connection_errors,
+            op,
+        )
+        .await
+    }
+
+    /// Runs `op` on the connection `route` gives, retrying retriable failures up to
+    /// `request_retries` times with a jittered backoff; refreshes `topic`'s metadata first
+    /// when it is the likely cause. A lost connection after the request was sent is retried
+    /// only when `retry_connection_errors`.
+    pub(super) async fn retrying<T, R, RFut, F, Fut>(
+        &self,
+        mut route: R,
+        topic: Option<&str>,
+        retry_connection_errors: bool,
+        mut op: F,
+    ) -> Result<T, ClusterError>
+    where
+        R: FnMut() -> RFut,
+        RFut: Future<Output = Result<Connection, ClusterError>>,
+        F: FnMut(Connection) -> Fut,
+        Fut: Future<Output = Result<T, ClusterError>>,
+    {
         let mut backoff = Backoff::new(self.config.reconnect_backoff, self.config.reconnect_backoff_max);
         loop {
-            let (result, sent) = match self.leader(topic, partition).await {
+            let (result, sent) = match route().await {
                 Ok(conn) => (op(conn).await, true),
                 Err(e) => (Err(e), false),
             };
@@ -374,8 +400,10 @@ impl Cluster {
             if !retry {
                 return Err(err);
             }
-            tracing::debug!(cluster = %self.name, topic, partition, error = %err, "retrying");
-            if err.needs_metadata_refresh() {
+            tracing::debug!(cluster = %self.name, topic, error = %err, "retrying");
+            if let Some(topic) = topic
+                && err.needs_metadata_refresh()
+            {
                 let _ = self.refresh_topics(&[topic.to_owned()]).await;
             }
             // The thread-local RNG must not live across the await (it is not Send).

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::protocol::frame::DEFAULT_MAX_FRAME_BYTES;
+use crate::security::Security;
 
 /// How kmirror talks to the brokers of one cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +26,8 @@ pub struct ClientConfig {
     pub reconnect_backoff_max: Duration,
     /// Attempts for one request that keeps failing with retriable errors.
     pub request_retries: u32,
+    /// `security.protocol` with its TLS and SASL settings.
+    pub security: Security,
 }
 
 impl Default for ClientConfig {
@@ -38,6 +41,7 @@ impl Default for ClientConfig {
             reconnect_backoff: Duration::from_millis(50),
             reconnect_backoff_max: Duration::from_secs(5),
             request_retries: 8,
+            security: Security::default(),
         }
     }
 }

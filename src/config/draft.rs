@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::model::GappedPolicy;
+use super::security::Names;
 
 /// A value and the key it was read from (or would have been, for a default).
 #[derive(Debug, Clone)]
@@ -71,6 +72,7 @@ pub(crate) struct Draft {
     pub(crate) metrics_addr: Keyed<Option<String>>,
     pub(crate) partition_metrics: Keyed<bool>,
     pub(crate) progress_interval: Num,
+    pub(crate) offsets_history_max: Num,
     pub(crate) clusters: Vec<ClusterDraft>,
     /// Enabled flows only.
     pub(crate) flows: Vec<FlowDraft>,
@@ -92,6 +94,9 @@ pub(crate) struct ClusterDraft {
     pub(crate) reconnect_backoff: Num,
     pub(crate) reconnect_backoff_max: Num,
     pub(crate) request_retries: Num,
+    /// `security.protocol`, `ssl.*` and `sasl.*` under their Kafka names, `${…}` resolved.
+    pub(crate) security: BTreeMap<String, Keyed<String>>,
+    pub(crate) security_names: Names,
     pub(crate) properties: BTreeMap<String, Keyed<String>>,
 }
 

@@ -7,7 +7,7 @@
 //!   name with `_` replaced by `.`.
 //! - *later*: keys of features that read [`FlowConfig::properties`](super::FlowConfig) or
 //!   [`ClusterConfig::properties`](super::ClusterConfig) (group checkpoints, heartbeats,
-//!   security, …). They are checked for type now, so a typo in a value fails at load, not
+//!   …); security keys are typed by `security.rs`. They are checked for type now, so a typo in a value fails at load, not
 //!   hours later.
 //! - *not needed*: MM2 and Connect keys that have no meaning for kmirror (`tasks.max`, the
 //!   Connect storage topics, converters). Accepted without a warning so that an existing
@@ -148,8 +148,6 @@ pub(crate) enum Kind {
     DefaultClass(&'static str),
     /// Accepted, not needed by kmirror.
     NotNeeded,
-    /// Anything.
-    Text,
 }
 
 /// Flow-scoped keys kept in [`FlowConfig::properties`](super::FlowConfig) for later features,
@@ -165,15 +163,8 @@ const LATER_FLOW_KEYS: &[(&str, Kind)] = &[
     ("sync.group.offsets.interval.seconds", Kind::Int(1)),
     ("refresh.groups.enabled", Kind::Bool),
     ("refresh.groups.interval.seconds", Kind::Int(1)),
-    ("emit.heartbeats.enabled", Kind::Bool),
-    ("emit.heartbeats.interval.seconds", Kind::Int(1)),
-    ("heartbeats.replication.enabled", Kind::Bool),
-    ("emit.offset-syncs.enabled", Kind::Bool),
-    ("offset-syncs.topic.location", Kind::Choice(&["source", "target"])),
-    ("offset.lag.max", Kind::Int(0)),
-    ("heartbeats.topic.replication.factor", Kind::ReplicationFactor),
     ("checkpoints.topic.replication.factor", Kind::ReplicationFactor),
-    ("offset-syncs.topic.replication.factor", Kind::ReplicationFactor),
+    // Read for the names of offset-syncs and checkpoints topics (KIP-949).
     ("replication.policy.internal.topic.separator.enabled", Kind::Bool),
     ("refresh.topics.enabled", Kind::Bool),
     ("sync.topic.configs.interval.seconds", Kind::Int(1)),
@@ -195,25 +186,20 @@ const LATER_FLOW_KEYS: &[(&str, Kind)] = &[
     ("admin.timeout.ms", Kind::NotNeeded),
 ];
 
+/// A flow key kept under its MM2 name: a *later* key, or one of the typed sub-configurations
+/// read from the flow's properties (offset syncs and heartbeats, `internal_topics.rs`).
 pub(crate) fn later_flow_key(key: &str) -> Option<Kind> {
     LATER_FLOW_KEYS
         .iter()
         .find(|(k, _)| *k == key)
         .map(|(_, kind)| *kind)
+        .or_else(|| super::internal_topics::kind(key))
 }
 
-const SECURITY_PROTOCOLS: &[&str] = &["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
-
 /// Cluster-scoped security keys (MM2 passes them to every client of the cluster; at top
-/// level they are fallbacks for all clusters).
-pub(crate) fn security_key(key: &str) -> Option<Kind> {
-    if key == "security.protocol" {
-        Some(Kind::Choice(SECURITY_PROTOCOLS))
-    } else if key.starts_with("ssl.") || key.starts_with("sasl.") {
-        Some(Kind::Text)
-    } else {
-        None
-    }
+/// level they are fallbacks for all clusters); read by `security.rs`.
+pub(crate) fn security_key(key: &str) -> bool {
+    super::security::is_security_key(key)
 }
 
 /// Connect worker keys MM2 reads at top level or per target cluster, not needed by kmirror
@@ -262,7 +248,7 @@ pub(crate) fn check_value(kind: Kind, value: &str) -> Result<(), String> {
                 ))
             }
         }
-        Kind::NotNeeded | Kind::Text => Ok(()),
+        Kind::NotNeeded => Ok(()),
     }
 }
 
@@ -292,8 +278,8 @@ mod tests {
         assert!(check_value(Kind::Int(1), "0").is_err());
         assert!(check_value(Kind::ReplicationFactor, "-1").is_ok());
         assert!(check_value(Kind::ReplicationFactor, "0").is_err());
-        assert!(check_value(Kind::Choice(SECURITY_PROTOCOLS), "sasl_ssl").is_ok());
-        assert!(check_value(Kind::Choice(SECURITY_PROTOCOLS), "TLS").is_err());
+        assert!(check_value(Kind::Choice(&["source", "target"]), "Source").is_ok());
+        assert!(check_value(Kind::Choice(&["source", "target"]), "both").is_err());
         let class = Kind::DefaultClass("DefaultTopicFilter");
         assert!(check_value(class, "org.apache.kafka.connect.mirror.DefaultTopicFilter").is_ok());
         assert!(check_value(class, "com.example.MyFilter").is_err());
@@ -305,7 +291,7 @@ mod tests {
         assert!(is_mapped_cluster_fallback("consumer.fetch.max.bytes"));
         assert!(!is_mapped_flow_key("groups"));
         assert_eq!(later_flow_key("tasks.max"), Some(Kind::Int(1)));
-        assert!(security_key("sasl.jaas.config").is_some());
+        assert!(security_key("sasl.jaas.config"));
         assert!(is_worker_key("offset.storage.replication.factor"));
         assert!(!is_worker_key("tasks.max"));
     }

@@ -3,7 +3,11 @@
 
 use std::time::Duration;
 
-use crate::config::{Config, ConfigError, FlowConfig, GappedPolicy, ReplicationPolicy, from_properties_str};
+use crate::config::{
+    Config, ConfigError, FlowConfig, GappedPolicy, OffsetSyncsLocation, ReplicationPolicy,
+    from_properties_str,
+};
+use crate::security::{SaslMechanism, SecurityProtocol};
 
 const BASE: &str = "clusters = A, B, C\nA.bootstrap.servers = a:9092\n\
                     B.bootstrap.servers = b1:9092, b2:9092\n\
@@ -159,12 +163,53 @@ fn later_feature_keys_land_in_flow_properties_checked() {
 }
 
 #[test]
+fn offset_sync_and_heartbeat_keys_are_typed_per_flow() {
+    let c = load(
+        "offset.lag.max = 10\nA->B.offset-syncs.topic.location = target\nheartbeats.replication.enabled = false\n",
+    )
+    .unwrap();
+    let f = flow(&c, "A->B");
+    assert_eq!(f.internal_topics.offset_lag_max, 10);
+    assert_eq!(
+        f.internal_topics.offset_syncs_location,
+        OffsetSyncsLocation::Target
+    );
+    assert!(!f.internal_topics.replicate_heartbeats);
+    assert!(!f.properties.contains_key("offset.lag.max"));
+    let err = load("A->B.emit.heartbeats.interval.seconds = 0\n").unwrap_err();
+    assert!(
+        err.problems[0].contains("`A->B.emit.heartbeats.interval.seconds`"),
+        "{err}"
+    );
+}
+
+#[test]
 fn security_keys_reach_the_cluster_with_top_level_fallbacks() {
-    let c =
-        load("security.protocol = SSL\nB.security.protocol = SASL_SSL\nB.sasl.mechanism = PLAIN\n").unwrap();
-    assert_eq!(c.clusters["A"].properties["security.protocol"], "SSL");
-    assert_eq!(c.clusters["B"].properties["security.protocol"], "SASL_SSL");
-    assert_eq!(c.clusters["B"].properties["sasl.mechanism"], "PLAIN");
+    let jaas = "org.apache.kafka.common.security.plain.PlainLoginModule required username=u password=p;";
+    let c = load(&format!(
+        "security.protocol = SASL_PLAINTEXT\nsasl.mechanism = PLAIN\nsasl.jaas.config = {jaas}\n\
+         B.sasl.mechanism = SCRAM-SHA-512\n\
+         B.sasl.jaas.config = org.apache.kafka.common.security.scram.ScramLoginModule required username=b password=q;\n"
+    ))
+    .unwrap();
+    let security = |alias: &str| c.clusters[alias].client.security.clone();
+    assert_eq!(security("A").protocol, SecurityProtocol::SaslPlaintext);
+    assert_eq!(security("A").sasl.unwrap().mechanism, SaslMechanism::Plain);
+    let b = security("B").sasl.unwrap();
+    assert_eq!(
+        (b.mechanism, b.username.as_str()),
+        (SaslMechanism::ScramSha512, "b")
+    );
+    assert_eq!(b.password.expose(), "q");
+    assert!(!c.clusters["B"].properties.contains_key("sasl.jaas.config"));
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w
+                .contains("`security.protocol`: SASL_PLAINTEXT with PLAIN sends the password unencrypted")),
+        "{:?}",
+        c.warnings
+    );
     assert_eq!(
         c.clusters["B"].properties["bootstrap.servers"],
         "b1:9092, b2:9092"

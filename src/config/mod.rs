@@ -14,6 +14,9 @@ mod client;
 mod draft;
 mod error;
 mod filter;
+mod groups;
+mod internal_topics;
+pub mod jaas;
 mod java_regex;
 mod keys;
 #[cfg(test)]
@@ -23,6 +26,11 @@ mod native;
 mod policy;
 mod properties;
 mod properties_draft;
+mod security;
+#[cfg(all(test, feature = "testkit"))]
+mod security_tests;
+mod security_tls;
+mod substitute;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -35,12 +43,20 @@ pub use filter::{
     ConfigFilter, DEFAULT_CONFIG_EXCLUDE, DEFAULT_GROUPS, DEFAULT_GROUPS_EXCLUDE, DEFAULT_TOPICS,
     DEFAULT_TOPICS_EXCLUDE, PatternError, PatternList, TopicFilter, split_list,
 };
+pub use groups::{
+    DEFAULT_EMIT_CHECKPOINTS_INTERVAL, DEFAULT_REFRESH_GROUPS_INTERVAL, DEFAULT_SYNC_GROUP_OFFSETS_INTERVAL,
+    GROUP_KEYS, GroupFilter, GroupsConfig,
+};
+pub use internal_topics::{
+    DEFAULT_HEARTBEATS_INTERVAL, DEFAULT_OFFSET_LAG_MAX, InternalTopicsConfig, OffsetSyncsLocation,
+};
 pub use model::{
     ClusterConfig, Config, DEFAULT_FETCH_MAX_BYTES, DEFAULT_FETCH_MAX_WAIT,
     DEFAULT_FETCH_PARTITION_MAX_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MEMORY_BUDGET_BYTES,
-    DEFAULT_OFFSET_FLUSH_INTERVAL, DEFAULT_PARTITION_METRICS, DEFAULT_PROGRESS_INTERVAL,
-    DEFAULT_REFRESH_TOPICS_INTERVAL, DEFAULT_REPLICATION_FACTOR, DEFAULT_STATE_DIR,
-    DEFAULT_SYNC_TOPIC_CONFIGS, FlowConfig, GappedPolicy, MAX_IN_FLIGHT_LIMIT,
+    DEFAULT_OFFSET_FLUSH_INTERVAL, DEFAULT_OFFSETS_HISTORY_MAX, DEFAULT_PARTITION_METRICS,
+    DEFAULT_PROGRESS_INTERVAL, DEFAULT_REFRESH_TOPICS_INTERVAL, DEFAULT_REPLICATION_FACTOR,
+    DEFAULT_STATE_DIR, DEFAULT_SYNC_TOPIC_CONFIGS, FlowConfig, GappedPolicy, MAX_IN_FLIGHT_LIMIT,
+    OFFSETS_HISTORY_MAX_LIMIT,
 };
 pub use native::from_toml_str;
 pub use policy::{DEFAULT_SEPARATOR, HEARTBEATS_TOPIC, ReplicationPolicy};

@@ -21,6 +21,7 @@ use serde::Deserialize;
 
 use super::client::ClientConfig;
 use super::filter::{ConfigFilter, TopicFilter};
+use super::internal_topics::InternalTopicsConfig;
 use super::policy::ReplicationPolicy;
 
 pub const DEFAULT_STATE_DIR: &str = "kmirror-state";
@@ -40,6 +41,10 @@ pub const DEFAULT_FETCH_MAX_WAIT: Duration = Duration::from_millis(500);
 pub const DEFAULT_OFFSET_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 pub const DEFAULT_PARTITION_METRICS: bool = true;
 pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(10);
+/// Offset-map entries kept per partition (the offset store's `DEFAULT_MAX_HISTORY`).
+pub const DEFAULT_OFFSETS_HISTORY_MAX: usize = 10_000;
+/// The largest accepted (the offset store's `MAX_HISTORY_LIMIT`).
+pub const OFFSETS_HISTORY_MAX_LIMIT: usize = 1 << 24;
 
 /// A whole configuration: clusters, the enabled flows between them, process settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +65,10 @@ pub struct Config {
     pub partition_metrics: bool,
     /// How often a catch-up logs its progress per flow.
     pub progress_interval: Duration,
+    /// Offset-map entries kept per partition: translation of group offsets reaches back as far
+    /// as they do. Gapless batches merge into one entry; compacted batches and skipped ranges
+    /// take one each. The oldest go first.
+    pub offsets_history_max: usize,
     /// Things worth telling the operator that do not stop kmirror (unknown keys, deprecated
     /// names), each naming the key and the file.
     pub warnings: Vec<String>,
@@ -137,6 +146,8 @@ pub struct FlowConfig {
     /// How often the offset store is made durable.
     pub offset_flush_interval: Duration,
     pub gapped_batches: GappedPolicy,
+    /// Offset syncs and heartbeats (MM2's internal topics kmirror writes).
+    pub internal_topics: InternalTopicsConfig,
     /// Every flow-scoped key as given, for features that read them later (groups,
     /// checkpoints, group offset sync, heartbeats, offset-syncs location, …).
     pub properties: BTreeMap<String, String>,
@@ -160,6 +171,7 @@ impl FlowConfig {
             fetch_max_wait: DEFAULT_FETCH_MAX_WAIT,
             offset_flush_interval: DEFAULT_OFFSET_FLUSH_INTERVAL,
             gapped_batches: GappedPolicy::default(),
+            internal_topics: InternalTopicsConfig::default(),
             properties: BTreeMap::new(),
         }
     }
@@ -204,11 +216,7 @@ impl FlowConfig {
     }
 
     fn replicates_heartbeats(&self) -> bool {
-        // Validated as a boolean when the configuration was loaded.
-        !self
-            .properties
-            .get("heartbeats.replication.enabled")
-            .is_some_and(|v| v.eq_ignore_ascii_case("false"))
+        self.internal_topics.replicate_heartbeats
     }
 }
 
@@ -255,20 +263,20 @@ mod tests {
 
     #[test]
     fn heartbeats_bypass_the_topic_filter_unless_disabled() {
-        let only = |props: &[(&str, &str)]| FlowConfig {
+        let only = |replicate_heartbeats| FlowConfig {
             topics: TopicFilter::new(
                 PatternList::new(&["orders"]).unwrap(),
                 PatternList::new::<&str>(&[]).unwrap(),
             ),
-            properties: props
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            internal_topics: InternalTopicsConfig {
+                replicate_heartbeats,
+                ..InternalTopicsConfig::default()
+            },
             ..FlowConfig::new("A", "B")
         };
-        assert!(only(&[]).replicates("heartbeats"));
-        assert!(!only(&[]).replicates("payments"));
-        let off = only(&[("heartbeats.replication.enabled", "false")]);
+        assert!(only(true).replicates("heartbeats"));
+        assert!(!only(true).replicates("payments"));
+        let off = only(false);
         assert!(!off.replicates("heartbeats"));
         assert!(off.replicates("orders"));
     }

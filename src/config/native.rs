@@ -34,6 +34,8 @@ use super::filter::{DEFAULT_CONFIG_EXCLUDE, DEFAULT_TOPICS, DEFAULT_TOPICS_EXCLU
 use super::keys;
 use super::model::{self, Config, GappedPolicy};
 use super::policy::DEFAULT_SEPARATOR;
+use super::security::{self, Names};
+use super::substitute::substitute;
 use super::validate::validate;
 
 #[derive(Debug, Deserialize)]
@@ -43,6 +45,8 @@ struct File {
     state_dir: PathBuf,
     #[serde(default = "default_memory_budget_bytes")]
     memory_budget_bytes: i64,
+    #[serde(default = "default_offsets_history_max")]
+    offsets_history_max: i64,
     #[serde(default)]
     metrics_addr: Option<String>,
     #[serde(default = "default_partition_metrics")]
@@ -75,6 +79,9 @@ struct ClusterFile {
     reconnect_backoff_max_ms: i64,
     #[serde(default = "default_request_retries")]
     request_retries: i64,
+    /// `security_protocol`, `ssl_*`, `sasl_*`: Kafka's security keys with `_` for `.`.
+    #[serde(default)]
+    security: BTreeMap<String, Value>,
     #[serde(default)]
     properties: BTreeMap<String, Value>,
 }
@@ -161,6 +168,9 @@ fn default_partition_metrics() -> bool {
 }
 fn default_progress_interval_ms() -> i64 {
     ms(model::DEFAULT_PROGRESS_INTERVAL)
+}
+fn default_offsets_history_max() -> i64 {
+    model::DEFAULT_OFFSETS_HISTORY_MAX as i64
 }
 fn default_client_id() -> String {
     ClientConfig::default().client_id
@@ -267,6 +277,7 @@ pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
         metrics_addr: Keyed::new("metrics_addr", file.metrics_addr),
         partition_metrics: Keyed::new("partition_metrics", file.partition_metrics),
         progress_interval: Num::new("progress_interval_ms", file.progress_interval_ms),
+        offsets_history_max: Num::new("offsets_history_max", file.offsets_history_max),
         clusters,
         flows,
         flow_hint: "add a [[flows]] table with a source and a target",
@@ -281,10 +292,31 @@ fn cluster(report: &mut Report, alias: String, c: ClusterFile) -> ClusterDraft {
         let key = at(&format!("properties.\"{name}\""));
         if keys::CLIENT_KEYS.contains(&name.as_str()) || keys::is_mapped_cluster_fallback(&name) {
             report.problem(&key, "is a setting kmirror reads natively: set its field instead");
-        } else if keys::security_key(&name).is_none() {
-            report.warn(&key, "unknown key, ignored");
+            continue;
+        } else if keys::security_key(&name) {
+            report.problem(
+                &key,
+                format!(
+                    "is a security key: set `{}` in [clusters.{alias}.security]",
+                    name.replace('.', "_")
+                ),
+            );
+            continue;
         }
-        properties.insert(name, Keyed::new(key, value.into_text()));
+        report.warn(&key, "unknown key, ignored");
+        let text = resolved(report, &key, value);
+        properties.insert(name, Keyed::new(key, text));
+    }
+    let mut security = BTreeMap::new();
+    for (field, value) in c.security {
+        let key = at(&format!("security.{field}"));
+        match security::from_toml_name(&field) {
+            Some(name) => {
+                let text = resolved(report, &key, value);
+                security.insert(name.to_owned(), Keyed::new(key, text));
+            }
+            None => report.problem(&key, "unknown security field (see config/kmirror.toml)"),
+        }
     }
     ClusterDraft {
         label: format!("clusters.{alias}"),
@@ -297,6 +329,11 @@ fn cluster(report: &mut Report, alias: String, c: ClusterFile) -> ClusterDraft {
         reconnect_backoff: Num::new(at("reconnect_backoff_ms"), c.reconnect_backoff_ms),
         reconnect_backoff_max: Num::new(at("reconnect_backoff_max_ms"), c.reconnect_backoff_max_ms),
         request_retries: Num::new(at("request_retries"), c.request_retries),
+        security,
+        security_names: Names {
+            prefix: at("security."),
+            toml: true,
+        },
         properties,
         alias,
     }
@@ -315,7 +352,8 @@ fn flow(report: &mut Report, index: usize, f: FlowFile) -> FlowDraft {
         } else if keys::later_flow_key(&name).is_none() {
             report.warn(&key, "unknown key, ignored");
         }
-        properties.insert(name, Keyed::new(key, value.into_text()));
+        let text = resolved(report, &key, value);
+        properties.insert(name, Keyed::new(key, text));
     }
     FlowDraft {
         label: format!("flows[{index}]"),
@@ -378,6 +416,18 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
         start = end;
     }
     None
+}
+
+/// The value's text with `${…}` references resolved (see `substitute.rs`).
+fn resolved(report: &mut Report, key: &str, value: Value) -> String {
+    let text = value.into_text();
+    match substitute(&text) {
+        Ok(v) => v.into_owned(),
+        Err(e) => {
+            report.problem(key, e);
+            String::new()
+        }
+    }
 }
 
 fn trimmed(list: Vec<String>) -> Vec<String> {

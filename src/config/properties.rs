@@ -19,8 +19,11 @@
 //! - A deprecated name (`topics.blacklist`) yields to the current one in the same scope, and
 //!   the more specific scope wins; MM2 merges scopes first, so there a top-level
 //!   `topics.exclude` beats `A->B.topics.blacklist`.
-//! - `${provider:path:key}` indirection (`config.providers`) is not supported: a warning
-//!   says so and the text is used as written.
+//! - `${file:PATH:KEY}`, `${env:NAME}` and `${NAME}` in any value are resolved when the file
+//!   is loaded (`substitute.rs`), without `config.providers` having to declare them; other
+//!   providers are an error.
+//! - Security keys per client (`A.producer.ssl.truststore.location`) are not supported:
+//!   kmirror uses `A.<key>` for every connection to A, and warns.
 //!
 //! Java reads these files as ISO-8859-1 (`Properties.load(InputStream)`), so [`decode`] maps
 //! each byte to the code point of the same value; `\uXXXX` escapes give everything else.
@@ -35,6 +38,7 @@ use super::error::{ConfigError, Report};
 use super::filter::split_list;
 use super::keys;
 use super::model::Config;
+use super::substitute::substitute;
 use super::validate::validate;
 
 pub(super) const STATE_DIR: &str = "state.dir";
@@ -42,6 +46,7 @@ pub(super) const MEMORY_BUDGET_BYTES: &str = "memory.budget.bytes";
 pub(super) const METRICS_ADDR: &str = "metrics.addr";
 pub(super) const PARTITION_METRICS: &str = "partition.metrics";
 pub(super) const PROGRESS_INTERVAL: &str = "progress.interval.ms";
+pub(super) const OFFSETS_HISTORY_MAX: &str = "offsets.history.max";
 
 /// The bytes of a properties file as Java reads them (ISO-8859-1).
 pub fn decode(bytes: &[u8]) -> Cow<'_, str> {
@@ -73,7 +78,14 @@ fn read_entries(text: &str, report: &mut Report) -> Result<BTreeMap<String, Stri
                     format!("set on lines {first} and {number}; the last value is used"),
                 );
             }
-            entries.insert(key, value.trim().to_owned());
+            let value = match substitute(value.trim()) {
+                Ok(v) => v.into_owned(),
+                Err(e) => {
+                    report.problem(&key, e);
+                    String::new()
+                }
+            };
+            entries.insert(key, value);
         }
     }
     Ok(entries)
@@ -151,17 +163,9 @@ impl Layout {
     }
 
     fn warn_unused(&self, report: &mut Report) {
-        let mut providers_warned = false;
         for key in self.top.keys() {
             if key.starts_with("config.providers") {
-                if !providers_warned {
-                    report.warn(
-                        key,
-                        "config providers are not supported: `${provider:path:key}` values are used \
-                         as written",
-                    );
-                }
-                providers_warned = true;
+                // `${file:…}` and `${env:…}` are built in; the provider classes are not needed.
             } else if key == "enabled" {
                 report.warn(
                     key,
@@ -178,8 +182,16 @@ impl Layout {
             warn_deprecated(report, key, key);
         }
         for (alias, keys) in &self.clusters {
-            for key in keys.keys().filter(|k| !is_cluster_key(k)) {
-                report.warn(&format!("{alias}.{key}"), "not used by kmirror, ignored");
+            for key in keys.keys() {
+                if is_client_security_key(key) {
+                    report.warn(
+                        &format!("{alias}.{key}"),
+                        "per-client security keys are not supported: kmirror uses the cluster's \
+                         own keys (without producer./consumer./admin.) for every connection; ignored",
+                    );
+                } else if !is_cluster_key(key) {
+                    report.warn(&format!("{alias}.{key}"), "not used by kmirror, ignored");
+                }
             }
         }
         for ((source, target), keys) in &self.flows {
@@ -221,8 +233,9 @@ pub(super) fn is_top_level_key(key: &str) -> bool {
         || key == METRICS_ADDR
         || key == PARTITION_METRICS
         || key == PROGRESS_INTERVAL
+        || key == OFFSETS_HISTORY_MAX
         || keys::is_worker_key(key)
-        || keys::security_key(key).is_some()
+        || keys::security_key(key)
         || key.starts_with("config.providers")
 }
 
@@ -230,15 +243,17 @@ pub(super) fn is_flow_key(key: &str) -> bool {
     keys::is_mapped_flow_key(key) || keys::later_flow_key(key).is_some()
 }
 
+/// `producer.ssl.…`, `consumer.sasl.…`: MM2's per-client security overrides.
+pub(super) fn is_client_security_key(key: &str) -> bool {
+    ["producer.", "consumer.", "admin."]
+        .iter()
+        .any(|p| key.strip_prefix(p).is_some_and(keys::security_key))
+}
+
 /// Keys that mean something after `<alias>.`.
 fn is_cluster_key(key: &str) -> bool {
-    let client_security = ["producer.", "consumer.", "admin."].iter().any(|p| {
-        key.strip_prefix(p)
-            .is_some_and(|k| keys::security_key(k).is_some())
-    });
     keys::CLIENT_KEYS.contains(&key)
-        || keys::security_key(key).is_some()
-        || client_security
+        || keys::security_key(key)
         || keys::is_mapped_cluster_fallback(key)
         || keys::is_worker_key(key)
 }
@@ -263,11 +278,10 @@ mod tests {
         // 0x80 is U+0080 in ISO-8859-1 but `€` in WINDOWS-1252, java-properties' default.
         let text = decode(
             b"clusters = A, B\nA.bootstrap.servers = a:9092\nB.bootstrap.servers = b:9092\n\
-            A->B.enabled = true\nA.sasl.jaas.config = caf\xe9\x80\n",
+            A->B.enabled = true\nA.client.id = caf\xe9\x80\n",
         );
         let config = from_properties_str(&text, "mm2.properties").unwrap();
-        let value = &config.clusters["A"].properties["sasl.jaas.config"];
-        assert_eq!(value, "caf\u{e9}\u{80}");
+        assert_eq!(config.clusters["A"].client.client_id, "caf\u{e9}\u{80}");
     }
 
     #[test]
@@ -327,7 +341,7 @@ mod tests {
              A->B.sync.group.offsets.enabled = true\noffset-syncs.topic.location = target\n\
              checkpoints.topic.replication.factor = 1\noffset.storage.replication.factor = 1\n\
              B.security.protocol = SASL_SSL\nB.sasl.mechanism = SCRAM-SHA-512\n\
-             B.producer.ssl.truststore.location = /t\n\
+             B.sasl.jaas.config = org.apache.kafka.common.security.scram.ScramLoginModule required username=u password=p;\n\
              replication.policy.internal.topic.separator.enabled = false\n\
              emit.heartbeats.enabled = false\nA.consumer.fetch.max.bytes = 1048576\n",
         );
@@ -350,14 +364,19 @@ mod tests {
     }
 
     #[test]
-    fn config_providers_are_flagged() {
+    fn config_providers_are_built_in_and_client_security_keys_flagged() {
         let w = warnings("enabled = true\n");
         assert!(w[0].contains("`enabled`: enables nothing at top level"), "{w:?}");
         let w = warnings("config.providers = file\nconfig.providers.file.class = x\n");
-        assert_eq!(
-            w.iter().filter(|w| w.contains("config providers")).count(),
-            1,
-            "{w:?}"
+        assert!(w.is_empty(), "{w:?}");
+        let w = warnings("B.producer.ssl.truststore.location = /t\n");
+        assert!(w[0].contains("per-client security keys"), "{w:?}");
+        let c = load("A.client.id = ${env:CARGO_PKG_NAME}\n").unwrap();
+        assert_eq!(c.clusters["A"].client.client_id, "kmirror");
+        let err = load("A.client.id = ${KMIRROR_SURELY_UNSET_VARIABLE}\n").unwrap_err();
+        assert!(
+            err.problems[0].contains("`A.client.id`: environment variable"),
+            "{err}"
         );
     }
 

@@ -14,9 +14,10 @@ use super::keys::{self, End, Mapped};
 use super::model::{self, GappedPolicy};
 use super::policy::DEFAULT_SEPARATOR;
 use super::properties::{
-    Layout, MEMORY_BUDGET_BYTES, METRICS_ADDR, PARTITION_METRICS, PROGRESS_INTERVAL, STATE_DIR, is_flow_key,
-    is_top_level_key,
+    Layout, MEMORY_BUDGET_BYTES, METRICS_ADDR, OFFSETS_HISTORY_MAX, PARTITION_METRICS, PROGRESS_INTERVAL,
+    STATE_DIR, is_client_security_key, is_flow_key, is_top_level_key,
 };
+use super::security::Names;
 
 impl Layout {
     pub(super) fn draft(&self, report: &mut Report) -> Draft {
@@ -65,6 +66,13 @@ impl Layout {
                 ms(model::DEFAULT_PROGRESS_INTERVAL),
                 false,
             ),
+            offsets_history_max: number(
+                report,
+                OFFSETS_HISTORY_MAX.to_owned(),
+                self.top.get(OFFSETS_HISTORY_MAX).map(String::as_str),
+                model::DEFAULT_OFFSETS_HISTORY_MAX as i64,
+                false,
+            ),
             clusters: self.aliases.iter().map(|a| self.cluster(report, a)).collect(),
             flows,
             flow_hint: "set `A->B.enabled = true` for two aliases A and B listed in `clusters`",
@@ -92,13 +100,14 @@ impl Layout {
         let reconnect_backoff = num(keys::RECONNECT_BACKOFF, ms(defaults.reconnect_backoff));
         let reconnect_backoff_max = num(keys::RECONNECT_BACKOFF_MAX, ms(defaults.reconnect_backoff_max));
         let request_retries = num(keys::RETRIES, i64::from(defaults.request_retries));
-        let mut properties: BTreeMap<String, Keyed<String>> = given
+        let (mut security, properties): (BTreeMap<_, _>, BTreeMap<_, _>) = given
             .iter()
+            .filter(|(k, _)| !is_client_security_key(k))
             .map(|(k, v)| (k.clone(), Keyed::new(written(k), v.clone())))
-            .collect();
+            .partition(|(k, _)| keys::security_key(k));
         // Top-level security keys are fallbacks for every cluster (MM2's `clusterProps`).
-        for (k, v) in self.top.iter().filter(|(k, _)| keys::security_key(k).is_some()) {
-            properties
+        for (k, v) in self.top.iter().filter(|(k, _)| keys::security_key(k)) {
+            security
                 .entry(k.clone())
                 .or_insert_with(|| Keyed::new(k.clone(), v.clone()));
         }
@@ -123,6 +132,11 @@ impl Layout {
             reconnect_backoff,
             reconnect_backoff_max,
             request_retries,
+            security,
+            security_names: Names {
+                prefix: format!("{alias}."),
+                toml: false,
+            },
             properties,
         }
     }

@@ -42,6 +42,25 @@ fn reference_toml_gives_exactly_the_defaults() {
     assert_eq!(c.flows, vec![FlowConfig::new("source", "target")]);
 }
 
+/// Every security key is documented in the reference file (TOML name) and in the README
+/// (MM2 name).
+#[test]
+fn every_security_key_is_documented() {
+    let reference = std::fs::read_to_string(repo_file("config/kmirror.toml")).unwrap();
+    let readme = std::fs::read_to_string(repo_file("README.md")).unwrap();
+    for (key, _) in super::security::KEYS {
+        let field = key.replace('.', "_");
+        assert!(
+            reference.contains(&field),
+            "config/kmirror.toml does not mention {field}"
+        );
+        assert!(
+            readme.contains(&format!("`{key}`")),
+            "README.md does not document `{key}`"
+        );
+    }
+}
+
 #[test]
 fn demo_properties_loads_the_expected_flow() {
     let c = load(&repo_file("config/demo.properties")).unwrap();
@@ -133,19 +152,26 @@ fn toml_rejects_unknown_fields_with_a_position() {
 fn toml_properties_tables() {
     let c = toml(
         "[clusters.C]\nbootstrap_servers = [\"c:1\"]\n[clusters.C.properties]\n\
-         \"security.protocol\" = \"SSL\"\n\"frob\" = 1\n[[flows]]\nsource = \"A\"\ntarget = \"C\"\n\
+         \"frob\" = 1\n[[flows]]\nsource = \"A\"\ntarget = \"C\"\n\
          [flows.properties]\n\"offset.lag.max\" = 50\n\
          \"frob\" = \"x\"\n",
     )
     .unwrap();
-    assert_eq!(c.clusters["C"].properties["security.protocol"], "SSL");
-    assert_eq!(c.flows[0].properties["offset.lag.max"], "50");
+    assert_eq!(c.clusters["C"].properties["frob"], "1");
+    assert_eq!(c.flows[0].internal_topics.offset_lag_max, 50);
+    assert!(!c.flows[0].properties.contains_key("offset.lag.max"));
     assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
     assert!(c.warnings[0].contains("`clusters.C.properties.\"frob\"`: unknown key"));
     let err =
         toml("[[flows]]\nsource = \"A\"\ntarget = \"B\"\n[flows.properties]\ntopics = \"x\"\n").unwrap_err();
     assert!(
         err.problems[0].contains("`flows[0].properties.\"topics\"`: is a setting kmirror reads natively")
+    );
+    let err = toml("[clusters.C]\nbootstrap_servers = [\"c:1\"]\n[clusters.C.properties]\n\"security.protocol\" = \"SSL\"\n")
+        .unwrap_err();
+    assert!(
+        err.problems[0].contains("is a security key: set `security_protocol` in [clusters.C.security]"),
+        "{err}"
     );
 }
 

@@ -9,9 +9,11 @@ use super::client::ClientConfig;
 use super::draft::{ClusterDraft, Draft, FlowDraft, Keyed, Num, PolicyKind};
 use super::error::{ConfigError, Report};
 use super::filter::{ConfigFilter, PatternList, TopicFilter, split_list};
+use super::internal_topics;
 use super::keys::{self, Kind};
-use super::model::{ClusterConfig, Config, FlowConfig, MAX_IN_FLIGHT_LIMIT};
+use super::model::{self, ClusterConfig, Config, FlowConfig, MAX_IN_FLIGHT_LIMIT};
 use super::policy::{DEFAULT_SEPARATOR, ReplicationPolicy};
+use super::security;
 
 /// Checks a draft; `report` may already hold what the front end found.
 pub(crate) fn validate(draft: Draft, mut report: Report) -> Result<Config, ConfigError> {
@@ -38,6 +40,13 @@ pub(crate) fn validate(draft: Draft, mut report: Report) -> Result<Config, Confi
         });
     let progress_interval =
         int(r, &draft.progress_interval, 100, 86_400_000).map(|ms| Duration::from_millis(ms as u64));
+    let history = int(
+        r,
+        &draft.offsets_history_max,
+        1,
+        model::OFFSETS_HISTORY_MAX_LIMIT as i64,
+    )
+    .and_then(|n| usize::try_from(n).ok());
     // Every alias counts as known, valid or not, so that one bad cluster does not make each
     // of its flows report an unknown alias too.
     let known: Vec<String> = draft.clusters.iter().map(|c| c.alias.clone()).collect();
@@ -91,6 +100,7 @@ pub(crate) fn validate(draft: Draft, mut report: Report) -> Result<Config, Confi
         metrics_addr,
         partition_metrics: draft.partition_metrics.value,
         progress_interval: progress_interval.unwrap_or_default(),
+        offsets_history_max: history.unwrap_or(model::DEFAULT_OFFSETS_HISTORY_MAX),
         warnings,
     })
 }
@@ -139,15 +149,12 @@ fn cluster(r: &mut Report, c: ClusterDraft) -> Option<ClusterConfig> {
     }
     let request_retries =
         int(r, &c.request_retries, 0, i64::from(u32::MAX)).and_then(|n| u32::try_from(n).ok());
-    let mut properties = BTreeMap::new();
-    for (name, Keyed { key, value }) in c.properties {
-        if let Some(kind) = keys::security_key(&name)
-            && let Err(e) = keys::check_value(kind, &value)
-        {
-            r.problem(&key, e);
-        }
-        properties.insert(name, value);
-    }
+    let properties = c
+        .properties
+        .into_iter()
+        .map(|(name, k)| (name, k.value))
+        .collect();
+    let security = security::build(r, &c.security, &c.security_names);
     let client = ClientConfig {
         client_id: c.client_id.value,
         connect_timeout: connect_timeout?,
@@ -157,6 +164,7 @@ fn cluster(r: &mut Report, c: ClusterDraft) -> Option<ClusterConfig> {
         reconnect_backoff: reconnect_backoff?,
         reconnect_backoff_max: reconnect_backoff_max?,
         request_retries: request_retries?,
+        security: security?,
     };
     (valid_alias && client_id_ok && servers_ok).then_some(ClusterConfig {
         alias: c.alias,
@@ -235,6 +243,8 @@ fn flow(
     let refresh_topics_interval = duration(r, &f.refresh_topics_interval, 1, i64::MAX);
     let fetch_max_wait = duration(r, &f.fetch_max_wait, 0, i64::from(i32::MAX));
     let offset_flush_interval = duration(r, &f.offset_flush_interval, 1, i64::MAX);
+    let mut f = f;
+    let internal_topics = internal_topics::take(r, &mut f.properties);
     let mut properties = BTreeMap::new();
     for (name, Keyed { key, value }) in f.properties {
         match keys::later_flow_key(&name) {
@@ -268,6 +278,7 @@ fn flow(
         fetch_max_wait: fetch_max_wait?,
         offset_flush_interval: offset_flush_interval?,
         gapped_batches: f.gapped_batches,
+        internal_topics: internal_topics?,
         properties,
     })
 }

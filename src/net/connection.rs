@@ -9,10 +9,11 @@ use kafka_protocol::protocol::Request;
 
 use super::ConnectionError;
 use super::pipeline::{OutFrame, Pipeline};
-use super::transport::{self, BoxedStream, SecurityProtocol};
+use super::transport::{self, BoxedStream};
 use crate::config::ClientConfig;
 use crate::protocol::codec::{self, CodecError};
 use crate::protocol::errors::{self, ErrorCode};
+use crate::protocol::frame::FrameError;
 use crate::protocol::versions::{self, ApiVersionTable};
 
 /// A connection to one broker, cheap to clone; all clones share the socket. Requests from
@@ -22,17 +23,21 @@ pub struct Connection {
     pipeline: Arc<Pipeline>,
     versions: Arc<ApiVersionTable>,
     client_id: Arc<str>,
+    /// When the SASL session expires soon (KIP-368): from then on the connection counts as
+    /// unusable, so the cluster layer opens a freshly authenticated one.
+    retire_at: Option<tokio::time::Instant>,
 }
 
 impl Connection {
-    /// Connects over plain TCP and performs the ApiVersions handshake.
+    /// Connects (TCP, TLS if configured), performs the ApiVersions handshake and
+    /// authenticates with SASL if configured.
     pub async fn connect(addr: &str, config: &ClientConfig) -> Result<Self, ConnectionError> {
-        let stream = transport::open(addr, SecurityProtocol::Plaintext, config.connect_timeout).await?;
+        let stream = transport::open(addr, &config.security, config.connect_timeout).await?;
         Self::handshake(stream, addr, config).await
     }
 
-    /// Runs the ApiVersions handshake over an already open stream (the seam where TLS and
-    /// SASL come in).
+    /// Runs the ApiVersions handshake and, if the configuration asks for it, SASL
+    /// authentication over an already open stream.
     pub async fn handshake(
         stream: BoxedStream,
         addr: &str,
@@ -49,15 +54,34 @@ impl Connection {
             pipeline: Arc::new(pipeline),
             versions: Arc::new(ApiVersionTable::default()),
             client_id: config.client_id.as_str().into(),
+            retire_at: None,
         };
-        let handshake = conn.negotiate();
-        let table = tokio::time::timeout(config.connect_timeout, handshake)
+        let timeout = || ConnectionError::ConnectTimeout {
+            addr: addr.to_owned(),
+            after: config.connect_timeout,
+        };
+        let deadline = tokio::time::Instant::now() + config.connect_timeout;
+        let security = &config.security;
+        let table = tokio::time::timeout_at(deadline, conn.negotiate())
             .await
-            .map_err(|_| ConnectionError::ConnectTimeout {
-                addr: addr.to_owned(),
-                after: config.connect_timeout,
-            })??;
+            .map_err(|_| timeout())?
+            .map_err(|e| first_response_error(e, security.protocol.uses_tls()))?;
         conn.versions = Arc::new(table);
+        if security.protocol.uses_sasl() {
+            let sasl = security.sasl.as_ref().ok_or_else(|| ConnectionError::Sasl {
+                addr: addr.to_owned(),
+                reason: format!(
+                    "security.protocol is {} but no SASL settings were given",
+                    security.protocol.name()
+                ),
+            })?;
+            let lifetime = tokio::time::timeout_at(deadline, super::sasl::authenticate(&conn, sasl))
+                .await
+                .map_err(|_| timeout())??;
+            // Retire at 85% of the session, as Kafka's clients re-authenticate between 85%
+            // and 95% of it (KIP-368).
+            conn.retire_at = lifetime.map(|l| tokio::time::Instant::now() + l.mul_f64(0.85));
+        }
         Ok(conn)
     }
 
@@ -132,7 +156,7 @@ impl Connection {
 
     /// False once the connection failed or is closing; callers then open a new one.
     pub fn is_usable(&self) -> bool {
-        self.pipeline.is_usable()
+        self.pipeline.is_usable() && self.retire_at.is_none_or(|t| tokio::time::Instant::now() < t)
     }
 
     /// The error that ended this connection, if it has ended.
@@ -210,9 +234,54 @@ impl PendingResponse {
     }
 }
 
+/// The first response tells whether both ends speak the same transport: a TLS record
+/// (an alert) read as a Kafka frame means the listener expects TLS; a TLS failure that only
+/// shows on the first read (a client certificate refused under TLS 1.3) is named as such.
+fn first_response_error(e: ConnectionError, tls: bool) -> ConnectionError {
+    match e {
+        ConnectionError::Frame {
+            addr,
+            source: FrameError::TooLarge { length, .. },
+        } if !tls && is_tls_record_header(length) => ConnectionError::Tls {
+            addr,
+            reason: "the broker answered with TLS: is this an SSL or SASL_SSL listener? (check \
+                     security.protocol)"
+                .to_owned(),
+        },
+        ConnectionError::Io { addr, source } if tls => match super::tls::failure(&addr, &source) {
+            Some(reason) => ConnectionError::Tls { addr, reason },
+            None => ConnectionError::Io { addr, source },
+        },
+        other => other,
+    }
+}
+
+/// A frame length whose bytes are a TLS record header: content type 20 to 23 (change cipher
+/// spec, alert, handshake, application data), then major version 3.
+fn is_tls_record_header(length: usize) -> bool {
+    let bytes = (length as u64).to_be_bytes();
+    let [.., content_type, major, _, _] = bytes;
+    (20..=23).contains(&content_type) && major == 3
+}
+
 fn break_with(addr: &str, code: i16) -> Result<(), ConnectionError> {
     Err(ConnectionError::Handshake {
         addr: addr.to_owned(),
         code: ErrorCode(code),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_record_headers_are_recognised_in_a_frame_length() {
+        // An alert record (21), TLS 1.2 (3, 3), 2 bytes: 0x15030300 read as a length.
+        assert!(is_tls_record_header(0x1503_0300));
+        assert!(is_tls_record_header(0x1603_0100));
+        assert!(!is_tls_record_header(0x0503_0300));
+        assert!(!is_tls_record_header(0x1502_0300));
+        assert!(!is_tls_record_header(300 * 1024 * 1024 + 7));
+    }
 }

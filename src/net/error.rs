@@ -59,6 +59,13 @@ pub enum ConnectionError {
     },
     #[error("ApiVersions handshake with broker {addr} failed: {code}")]
     Handshake { addr: String, code: ErrorCode },
+    /// TLS could not be established; retrying will not help (`reason` says what to fix).
+    #[error("TLS with broker {addr} failed: {reason}")]
+    Tls { addr: String, reason: String },
+    /// SASL authentication failed; retrying will not help (`reason` says what to fix). Never
+    /// carries a password.
+    #[error("SASL with broker {addr} failed: {reason}")]
+    Sasl { addr: String, reason: String },
 }
 
 impl ConnectionError {
@@ -75,12 +82,15 @@ impl ConnectionError {
             Self::Codec { .. } => "codec",
             Self::Version { .. } => "version",
             Self::Handshake { .. } => "handshake",
+            Self::Tls { .. } => "tls",
+            Self::Sasl { .. } => "sasl",
         }
     }
 
     /// Whether a new connection to the same broker may succeed where this one failed.
     /// Protocol-level disagreements (bad frames, undecodable responses, missing API
-    /// versions) will not go away by reconnecting.
+    /// versions) will not go away by reconnecting, and neither will TLS and SASL failures
+    /// (untrusted certificate, wrong password): those are final.
     pub fn is_retriable(&self) -> bool {
         matches!(
             self,
@@ -104,7 +114,9 @@ impl ConnectionError {
             | Self::Timeout { addr, .. }
             | Self::Codec { addr, .. }
             | Self::Version { addr, .. }
-            | Self::Handshake { addr, .. } => addr,
+            | Self::Handshake { addr, .. }
+            | Self::Tls { addr, .. }
+            | Self::Sasl { addr, .. } => addr,
         }
     }
 }

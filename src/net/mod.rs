@@ -1,6 +1,5 @@
-//! One broker connection: the transport (TCP now; TLS and SASL slot in at
-//! [`transport::open`] and before the handshake), the ApiVersions handshake, and a pipelined
-//! request/response multiplexer.
+//! One broker connection: the transport (TCP or TLS, [`transport::open`]), the ApiVersions
+//! handshake, SASL authentication, and a pipelined request/response multiplexer.
 //!
 //! ```text
 //!  request() ──encode──► writer task ──► socket ──► reader task ──frame──► oneshot ──decode──► caller
@@ -13,6 +12,9 @@
 mod connection;
 mod error;
 mod pipeline;
+mod sasl;
+pub mod scram;
+mod tls;
 pub mod transport;
 
 pub use connection::{Connection, PendingResponse};

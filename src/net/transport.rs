@@ -1,5 +1,5 @@
-//! The byte stream under a connection. Plain TCP today; TLS wraps the same `TcpStream`
-//! behind the same [`BoxedStream`] without touching the layers above.
+//! The byte stream under a connection: plain TCP, or TLS over it, behind one
+//! [`BoxedStream`] so that the layers above do not know which.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +8,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use super::ConnectionError;
+use super::tls;
+use crate::security::Security;
 
 /// Anything a connection can run over.
 pub trait AsyncStream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
@@ -15,26 +17,21 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> AsyncStream for T {}
 
 pub type BoxedStream = Box<dyn AsyncStream>;
 
-/// `security.protocol` of a cluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum SecurityProtocol {
-    #[default]
-    Plaintext,
-}
-
-/// Opens the transport to `addr` (`host:port`).
+/// Opens the transport to `addr` (`host:port`): TCP, then the TLS handshake when the
+/// security protocol asks for it, all within `connect_timeout`.
 pub async fn open(
     addr: &str,
-    security: SecurityProtocol,
+    security: &Security,
     connect_timeout: Duration,
 ) -> Result<BoxedStream, ConnectionError> {
-    let tcp = tokio::time::timeout(connect_timeout, TcpStream::connect(addr))
+    let timeout = || ConnectionError::ConnectTimeout {
+        addr: addr.to_owned(),
+        after: connect_timeout,
+    };
+    let deadline = tokio::time::Instant::now() + connect_timeout;
+    let tcp = tokio::time::timeout_at(deadline, TcpStream::connect(addr))
         .await
-        .map_err(|_| ConnectionError::ConnectTimeout {
-            addr: addr.to_owned(),
-            after: connect_timeout,
-        })?
+        .map_err(|_| timeout())?
         .map_err(|e| ConnectionError::Connect {
             addr: addr.to_owned(),
             source: Arc::new(e),
@@ -44,7 +41,20 @@ pub async fn open(
         addr: addr.to_owned(),
         source: Arc::new(e),
     })?;
-    match security {
-        SecurityProtocol::Plaintext => Ok(Box::new(tcp)),
+    match &security.tls {
+        Some(settings) if security.protocol.uses_tls() => {
+            let stream = tokio::time::timeout_at(deadline, tls::handshake(tcp, addr, settings.rustls()))
+                .await
+                .map_err(|_| timeout())??;
+            Ok(Box::new(stream))
+        }
+        None if security.protocol.uses_tls() => Err(ConnectionError::Tls {
+            addr: addr.to_owned(),
+            reason: format!(
+                "security.protocol is {} but no TLS settings were given",
+                security.protocol.name()
+            ),
+        }),
+        _ => Ok(Box::new(tcp)),
     }
 }

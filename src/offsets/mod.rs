@@ -49,10 +49,13 @@
 //!   `offsets.log` and fsyncs the directory, so a crash leaves one complete log or the other.
 
 mod error;
+pub mod groups;
 mod log;
+pub mod mm2;
 mod reconcile;
 mod state;
 mod store;
+mod translate;
 mod writer;
 
 use std::fmt;
@@ -62,6 +65,7 @@ pub use log::{DecodedLog, TornTail, decode_log, encode_states};
 pub use reconcile::{ReplaySkip, reconcile};
 pub use state::{DEFAULT_MAX_HISTORY, MAX_HISTORY_LIMIT, Mapping, PartitionState};
 pub use store::{FileStore, LOCK_FILE, LOG_FILE, OffsetStore};
+pub use translate::{Translation, TranslationView, translate_committed};
 pub use writer::OffsetsWriter;
 
 /// One replicated partition: the flow (`"A->B"`), the source topic and the partition number

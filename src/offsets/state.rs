@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use super::{Entry, OffsetsError};
+use super::{Entry, OffsetsError, Translation};
 
 /// Mappings kept per partition unless the store is configured otherwise. Gapless partitions
 /// stay at one mapping (adjacent batches merge); only batches that cannot merge (gapped ones,
@@ -175,20 +175,9 @@ impl PartitionState {
     /// gapped (compacted) batch, where the offsets of the records that survived compaction are
     /// not known; its base offset still maps exactly, to its first target record.
     pub fn translate(&self, source_offset: i64) -> Option<i64> {
-        let start = self.history.front().map_or(self.resume_offset, |m| m.source_base);
-        if source_offset < start || source_offset > self.resume_offset {
-            return None;
-        }
-        let i = self.history.partition_point(|m| m.source_next <= source_offset);
-        let Some(m) = self.history.get(i) else {
-            return Some(self.target_next);
-        };
-        if source_offset <= m.source_base {
-            Some(m.target_base)
-        } else if m.is_linear() {
-            Some(m.target_base + (source_offset - m.source_base))
-        } else {
-            None
+        match super::translate_committed(self, source_offset, false) {
+            Translation::Exact(t) | Translation::NextRecord(t) => Some(t),
+            Translation::BatchStart(_) | Translation::Ahead | Translation::Forgotten => None,
         }
     }
 

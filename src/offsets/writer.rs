@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use super::{Entry, OffsetStore, OffsetsError, PartitionKey};
+use super::{Entry, OffsetStore, OffsetsError, PartitionKey, TranslationView};
 
 enum Msg {
     Log(PartitionKey, Entry),
@@ -36,7 +36,13 @@ impl std::fmt::Debug for Msg {
 
 impl OffsetsWriter {
     /// Starts the writer thread. It stops (after a final sync) when every handle is dropped.
-    pub fn spawn(mut store: Box<dyn OffsetStore>, interval: Duration) -> (Self, std::thread::JoinHandle<()>) {
+    /// Every entry the store accepts is also folded into `view`, the live map that group
+    /// checkpoints translate through.
+    pub fn spawn(
+        mut store: Box<dyn OffsetStore>,
+        interval: Duration,
+        view: TranslationView,
+    ) -> (Self, std::thread::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel::<Msg>();
         let failure = Arc::new(Mutex::new(None));
         let failed = failure.clone();
@@ -56,6 +62,7 @@ impl OffsetsWriter {
                     match rx.recv_timeout(wait) {
                         Ok(Msg::Log(key, entry)) => match store.append(&key, &entry) {
                             Ok(()) => {
+                                view.apply(&key, &entry);
                                 let _ = dirty_since.get_or_insert_with(Instant::now);
                             }
                             Err(e) => record(&e),
@@ -158,8 +165,11 @@ mod tests {
     #[test]
     fn syncs_every_interval_under_a_steady_stream() {
         let counts = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
-        let (writer, thread) =
-            OffsetsWriter::spawn(Box::new(Counting(counts.clone())), Duration::from_millis(20));
+        let (writer, thread) = OffsetsWriter::spawn(
+            Box::new(Counting(counts.clone())),
+            Duration::from_millis(20),
+            TranslationView::new(&BTreeMap::new(), 100),
+        );
         let key = PartitionKey {
             flow: "a->b".to_owned(),
             topic: "t".to_owned(),

@@ -14,6 +14,7 @@
 //! - [`trim`]: cutting the records before an offset off a batch (resuming inside one).
 //! - [`records`]: the records inside a batch, for the rare paths that must decode them.
 //! - [`renumber`]: compacted (gapped) batches made acceptable to a broker, records kept.
+//! - [`mm2`]: MirrorMaker 2's internal records (offset syncs, checkpoints, heartbeats).
 //! - [`errors`]: Kafka error codes kmirror acts on.
 
 pub mod answer;
@@ -22,6 +23,7 @@ pub mod codec;
 pub mod crc;
 pub mod errors;
 pub mod frame;
+pub mod mm2;
 pub mod produce;
 pub mod produce_check;
 pub mod records;

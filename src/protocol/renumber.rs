@@ -110,6 +110,15 @@ impl RenumberError {
 /// (checked while decompressing, before allocating more), records that do not decode, and a
 /// record count that differs from the header's.
 pub fn renumber(batch: &RecordBatch, max_uncompressed_bytes: usize) -> Result<Bytes, RenumberError> {
+    renumber_with_offsets(batch, max_uncompressed_bytes).map(|(bytes, _)| bytes)
+}
+
+/// [`renumber`], also returning the source offset each record had before renumbering, in
+/// order (what offset syncs must name: offsets that hold a record).
+pub fn renumber_with_offsets(
+    batch: &RecordBatch,
+    max_uncompressed_bytes: usize,
+) -> Result<(Bytes, Vec<i64>), RenumberError> {
     let base_offset = batch.base_offset();
     batch
         .verify_crc()
@@ -148,6 +157,10 @@ pub fn renumber(batch: &RecordBatch, max_uncompressed_bytes: usize) -> Result<By
     if base_offset.checked_add(i64::from(last_offset_delta)).is_none() {
         return Err(RenumberError::OffsetOverflow { base_offset, count });
     }
+    let original: Vec<i64> = records
+        .iter()
+        .map(|r| base_offset.saturating_add(i64::from(r.offset_delta)))
+        .collect();
     for (delta, record) in (0..).zip(records.iter_mut()) {
         record.offset_delta = delta;
     }
@@ -165,7 +178,7 @@ pub fn renumber(batch: &RecordBatch, max_uncompressed_bytes: usize) -> Result<By
         .copy_from_slice(&last_offset_delta.to_be_bytes());
     let crc = crc32c::crc32c(&out[CRC_START..]);
     out[batch::CRC..batch::CRC + 4].copy_from_slice(&crc.to_be_bytes());
-    Ok(out.freeze())
+    Ok((out.freeze(), original))
 }
 
 #[cfg(test)]
@@ -271,6 +284,13 @@ mod tests {
                     (4242, 3, 17)
                 );
                 assert_eq!(new.next_offset(), 5005);
+                let (same, offsets) = renumber_with_offsets(&src, 1 << 20).unwrap();
+                assert_eq!(same, new.into_bytes());
+                assert_eq!(
+                    offsets,
+                    [5000, 5003, 5004, 5009, 5015],
+                    "the records' source offsets"
+                );
             }
         }
     }

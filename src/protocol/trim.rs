@@ -13,12 +13,13 @@ use super::batch::RecordBatch;
 use super::records::{BatchSpec, decode_records_bounded, encode_batch};
 use super::renumber::RenumberError;
 
-/// The batch without its records below `offset`, or `None` when none is left.
+/// The batch without its records below `offset` and the source offset of each record kept,
+/// or `None` when none is left.
 pub fn drop_records_before(
     batch: &RecordBatch,
     offset: i64,
     max_uncompressed_bytes: usize,
-) -> Result<Option<Bytes>, RenumberError> {
+) -> Result<Option<(Bytes, Vec<i64>)>, RenumberError> {
     let records = decode_records_bounded(batch, max_uncompressed_bytes).map_err(|source| {
         RenumberError::Undecodable {
             base_offset: batch.base_offset(),
@@ -26,21 +27,22 @@ pub fn drop_records_before(
         }
     })?;
     let first_delta = offset.saturating_sub(batch.base_offset());
+    let mut offsets = Vec::new();
     let kept: Vec<_> = records
         .into_iter()
         .filter(|r| i64::from(r.offset_delta) >= first_delta)
         .enumerate()
         .map(|(i, mut r)| {
+            offsets.push(batch.base_offset().saturating_add(i64::from(r.offset_delta)));
             r.offset_delta = i as i32;
             r
         })
         .collect();
-    if kept.is_empty() {
+    let Some(&new_base) = offsets.first() else {
         return Ok(None);
-    }
-    // The first kept record's offset becomes the new base; timestamps stay relative to the
-    // unchanged base timestamp.
-    let new_base = batch.base_offset() + first_delta.max(0);
+    };
+    // The first kept record's offset becomes the new base (in a compacted batch it may lie
+    // beyond `offset`); timestamps stay relative to the unchanged base timestamp.
     let spec = BatchSpec {
         base_offset: new_base,
         partition_leader_epoch: batch.partition_leader_epoch(),
@@ -54,9 +56,52 @@ pub fn drop_records_before(
         last_offset_delta: None,
     };
     encode_batch(&spec, &kept)
-        .map(Some)
+        .map(|bytes| Some((bytes, offsets)))
         .map_err(|source| RenumberError::Encode {
             base_offset: batch.base_offset(),
             source,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::records::{Record, decode_records};
+
+    #[test]
+    fn keeps_the_records_at_or_after_the_offset_with_their_source_offsets() {
+        let records: Vec<Record> = [0, 2, 3, 7]
+            .into_iter()
+            .map(|offset_delta| Record {
+                offset_delta,
+                value: Some(Bytes::from(format!("v{offset_delta}"))),
+                ..Record::default()
+            })
+            .collect();
+        let spec = BatchSpec {
+            base_offset: 10,
+            last_offset_delta: Some(7),
+            ..BatchSpec::default()
+        };
+        let batch = RecordBatch::try_from_bytes(encode_batch(&spec, &records).unwrap()).unwrap();
+        // 11 was compacted away: the trimmed batch starts at 12, the record that exists.
+        let (bytes, offsets) = drop_records_before(&batch, 11, 1 << 20).unwrap().unwrap();
+        assert_eq!(offsets, [12, 13, 17]);
+        let trimmed = RecordBatch::try_from_bytes(bytes).unwrap();
+        assert_eq!(trimmed.base_offset(), 12);
+        let values: Vec<_> = decode_records(&trimmed)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.value)
+            .collect();
+        assert_eq!(
+            values,
+            [
+                records[1].value.clone(),
+                records[2].value.clone(),
+                records[3].value.clone()
+            ]
+        );
+        assert!(drop_records_before(&batch, 18, 1 << 20).unwrap().is_none());
+    }
 }

@@ -12,6 +12,7 @@ use super::producer::Producer;
 use super::progress::FlowLag;
 use crate::cluster::{BrokerMetadata, Cluster, ClusterError, FetchOptions};
 use crate::offsets::OffsetsWriter;
+use crate::offsets::mm2::OffsetSyncSender;
 
 /// A batch never exceeds the broker's message.max.bytes (1 MiB by default, rarely above
 /// 100 MiB); one that decompresses to more than this is refused as a bomb.
@@ -23,6 +24,8 @@ pub(crate) struct FlowContext {
     pub(crate) source: Arc<Cluster>,
     pub(crate) target: Arc<Cluster>,
     pub(crate) offsets: OffsetsWriter,
+    /// Offset syncs of acknowledged batches; `None` with `emit.offset-syncs.enabled=false`.
+    pub(crate) offset_syncs: Option<OffsetSyncSender>,
     pub(crate) fetch_options: FetchOptions,
     pub(crate) max_in_flight: usize,
     pub(crate) fail_on_gapped: bool,

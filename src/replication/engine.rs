@@ -16,10 +16,13 @@ use super::partition::PartitionTask;
 use super::progress::{self, CatchUp, FlowLag, Report};
 use super::topics;
 use crate::cluster::{Cluster, FetchOptions, IsolationLevel};
-use crate::config::{Config, FlowConfig, GappedPolicy};
+use crate::config::{Config, FlowConfig, GappedPolicy, GroupsConfig, OffsetSyncsLocation};
 use crate::error::Side;
+use crate::metrics;
 use crate::observe::Readiness;
-use crate::offsets::{FileStore, OffsetStore, OffsetsWriter, PartitionKey, PartitionState};
+use crate::offsets::groups::GroupsTask;
+use crate::offsets::mm2::{SyncTopic, heartbeat_pairs, run_heartbeats, spawn_offset_syncs};
+use crate::offsets::{FileStore, OffsetStore, OffsetsWriter, PartitionKey, PartitionState, TranslationView};
 
 /// Runs every flow of `config` until `shutdown` turns true (then drains and returns `Ok`) or
 /// a partition fails for good (then stops the rest and returns that error).
@@ -34,7 +37,15 @@ pub async fn run_with(
     mut shutdown: watch::Receiver<bool>,
     readiness: Readiness,
 ) -> Result<(), ReplicationError> {
-    let mut store = FileStore::open(&config.state_dir).map_err(|e| ReplicationError::Store(Box::new(e)))?;
+    let groups = config
+        .flows
+        .iter()
+        .map(GroupsConfig::of)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ReplicationError::Config(Box::new(e)))?;
+    let mut store = FileStore::open(&config.state_dir)
+        .map_err(|e| ReplicationError::Store(Box::new(e)))?
+        .with_max_history(config.offsets_history_max);
     let stored = store.load().map_err(|e| ReplicationError::Store(Box::new(e)))?;
     let flush_interval = config
         .flows
@@ -42,7 +53,8 @@ pub async fn run_with(
         .map(|f| f.offset_flush_interval)
         .min()
         .unwrap_or(Duration::from_secs(1));
-    let (offsets, writer_thread) = OffsetsWriter::spawn(Box::new(store), flush_interval);
+    let view = TranslationView::new(&stored, config.offsets_history_max);
+    let (offsets, writer_thread) = OffsetsWriter::spawn(Box::new(store), flush_interval, view.clone());
 
     let mut clusters: HashMap<String, Arc<Cluster>> = HashMap::new();
     for flow in &config.flows {
@@ -63,13 +75,55 @@ pub async fn run_with(
     let stop_tx = Arc::new(stop_tx);
     let budget = Arc::new(Semaphore::new(config.memory_budget_bytes.max(1)));
     let mut tasks = JoinSet::new();
+    // Group checkpoints and offset sync: beside replication, never a reason to stop it.
+    let mut group_tasks = JoinSet::new();
     let planned = Arc::new(AtomicUsize::new(0));
-    for flow in &config.flows {
+    // MM2's internal topics: heartbeats of every cluster pair, offset syncs of every flow.
+    // These tasks end on the stop signal (heartbeats) or once the flow's partition tasks are
+    // gone (offset syncs), after writing what they hold.
+    let mut internal = JoinSet::new();
+    for pair in heartbeat_pairs(&config.flows) {
+        let target = clusters[&pair.target].clone();
+        let written = metrics::heartbeats_emitted(&pair.source, &pair.target);
+        drop(internal.spawn(run_heartbeats(pair, target, written, stop.clone())));
+    }
+    for (flow, groups) in config.flows.iter().zip(groups) {
+        let group_task = GroupsTask {
+            flow: flow.clone(),
+            config: groups,
+            source: clusters[&flow.source].clone(),
+            target: clusters[&flow.target].clone(),
+            view: view.clone(),
+        };
+        drop(group_tasks.spawn(group_task.run(stop.clone())));
+        let offset_syncs = flow.internal_topics.emit_offset_syncs.then(|| {
+            let c = &flow.internal_topics;
+            let cluster = match c.offset_syncs_location {
+                OffsetSyncsLocation::Source => &flow.source,
+                OffsetSyncsLocation::Target => &flow.target,
+            };
+            let topic = SyncTopic {
+                cluster: clusters[cluster].clone(),
+                topic: c.offset_syncs_topic(&flow.policy, &flow.source, &flow.target),
+                replication_factor: c.offset_syncs_replication_factor,
+                lag_max: c.offset_lag_max,
+                // MM2 promotes delayed syncs when it commits offsets; kmirror when it makes
+                // its offsets durable.
+                promote_every: flow.offset_flush_interval,
+            };
+            let (sender, task) =
+                spawn_offset_syncs(topic, metrics::offset_syncs_emitted(&flow.name()), stop.clone());
+            drop(internal.spawn(async move {
+                let _ = task.await;
+            }));
+            sender
+        });
         let ctx = Arc::new(FlowContext {
             name: flow.name(),
             source: clusters[&flow.source].clone(),
             target: clusters[&flow.target].clone(),
             offsets: offsets.clone(),
+            offset_syncs,
             fetch_options: FetchOptions {
                 max_wait: flow.fetch_max_wait,
                 min_bytes: 1,
@@ -126,6 +180,11 @@ pub async fn run_with(
             },
         }
     }
+    // Every flow is done, so every offset-sync sender is gone: the internal-topic tasks write
+    // what they hold and end (heartbeats and groups on the stop signal, which is set by now).
+    let _ = stop_tx.send(true);
+    while internal.join_next().await.is_some() {}
+    while group_tasks.join_next().await.is_some() {}
     let flushed = offsets.flush().await;
     drop(offsets);
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;

@@ -48,6 +48,8 @@ pub enum ReplicationError {
     /// Stopping interrupted a step that would otherwise have been retried; not a failure.
     #[error("interrupted by shutdown")]
     Interrupted,
+    #[error("configuration: {0}")]
+    Config(#[source] Box<crate::config::ConfigError>),
     #[error("offset store: {0}")]
     Store(#[source] Box<OffsetsError>),
 }

@@ -31,6 +31,7 @@ use super::producer::Producer;
 use crate::cluster::{Backoff, ClusterError, OffsetSpec};
 use crate::error::Side;
 use crate::metrics;
+use crate::offsets::mm2::{AckedBatch, RecordOffsets, SyncOutbox};
 use crate::offsets::{Entry, PartitionKey, PartitionState, ReplaySkip, reconcile};
 use crate::protocol::batch::{BatchIter, RecordBatch};
 use crate::protocol::errors::{self, ErrorCode};
@@ -59,12 +60,15 @@ struct Sent {
     source_base: i64,
     source_next: i64,
     record_count: i32,
+    /// The source offsets of the records sent, for offset syncs.
+    records: RecordOffsets,
     ack: oneshot::Receiver<AckResult>,
 }
 
 enum Item {
     Sent(Sent),
-    Done(Entry),
+    /// Settled without a produce; a replayed batch's records are on the target already.
+    Done(Entry, Option<RecordOffsets>),
 }
 
 /// Why a session ended.
@@ -236,6 +240,7 @@ impl PartitionTask {
             producer: None,
             lag_seconds: 0.0,
             fetch_room: None,
+            outbox: self.ctx.offset_syncs.as_ref().map(|s| s.outbox()),
         };
         let end = session.pump(frontier, &mut replay, shutdown).await;
         // Settle what is in flight before the next session reads the target's end offset:
@@ -268,6 +273,8 @@ struct Session<'a> {
     /// Budget reserved for what the current fetch may return; its batches take their share
     /// from it, the rest is returned once the fetch is processed.
     fetch_room: Option<OwnedSemaphorePermit>,
+    /// Where acknowledged batches go for offset syncs (`None` when they are disabled).
+    outbox: Option<SyncOutbox>,
 }
 
 impl Session<'_> {
@@ -301,7 +308,7 @@ impl Session<'_> {
     fn lag_seconds(&mut self, records_behind: i64) -> f64 {
         let oldest = self.queue.iter().find_map(|i| match i {
             Item::Sent(s) => Some(s.oldest_timestamp),
-            Item::Done(_) => None,
+            Item::Done(..) => None,
         });
         self.lag_seconds = match oldest {
             Some(Some(ts)) => (now_ms() - ts).max(0) as f64 / 1000.0,
@@ -395,9 +402,12 @@ impl Session<'_> {
                 metrics::batch_seen(&ctx.name, &t.source_topic, action_label(action));
                 match action {
                     Action::Skip(super::classify::SkipReason::BeforeFetchOffset) => continue,
-                    Action::Skip(_) => self.queue.push_back(Item::Done(Entry::Skipped {
-                        source_next: batch.next_offset(),
-                    })),
+                    Action::Skip(_) => self.queue.push_back(Item::Done(
+                        Entry::Skipped {
+                            source_next: batch.next_offset(),
+                        },
+                        None,
+                    )),
                     Action::Forward | Action::Renumber => self.forward(&batch, action, replay).await?,
                 }
                 self.fetch_offset = self.fetch_offset.max(batch.next_offset());
@@ -454,12 +464,15 @@ impl Session<'_> {
                 // A source broker may group records into other batches than before the
                 // restart; then only the first part of this one is on the target.
                 let end = offsets.get(written).copied().unwrap_or(source_next);
-                self.queue.push_back(Item::Done(Entry::Forwarded {
-                    source_base: start,
-                    source_next: end,
-                    target_base,
-                    record_count: written as i32,
-                }));
+                self.queue.push_back(Item::Done(
+                    Entry::Forwarded {
+                        source_base: start,
+                        source_next: end,
+                        target_base,
+                        record_count: written as i32,
+                    },
+                    Some(RecordOffsets::Listed(offsets[..written].into())),
+                ));
                 if written == offsets.len() {
                     return Ok(());
                 }
@@ -467,8 +480,9 @@ impl Session<'_> {
             }
         }
 
-        // Cut what is before `start`, or give a gapped batch consecutive offsets; both decode.
-        let reshaped: Option<Bytes> = if start > batch.base_offset() {
+        // Cut what is before `start`, or give a gapped batch consecutive offsets; both decode
+        // and tell the source offsets of the records kept.
+        let reshaped: Option<(Bytes, Vec<i64>)> = if start > batch.base_offset() {
             metrics::batch_reshaped(&ctx.name, &t.source_topic, "trimmed");
             trim::drop_records_before(batch, start, limit).map_err(decode_err)?
         } else if action == Action::Renumber {
@@ -479,26 +493,34 @@ impl Session<'_> {
                 });
             }
             metrics::batch_reshaped(&ctx.name, &t.source_topic, "renumbered");
-            Some(renumber::renumber(batch, limit).map_err(decode_err)?)
+            Some(renumber::renumber_with_offsets(batch, limit).map_err(decode_err)?)
         } else {
             None
         };
-        let reshaped = match reshaped {
-            Some(bytes) => {
-                Some(
+        let (reshaped, records) = match reshaped {
+            Some((bytes, offsets)) => {
+                let reshaped =
                     RecordBatch::try_from_bytes(bytes).map_err(|source| ReplicationError::Batch {
                         partition: t.describe(),
                         offset: batch.base_offset(),
                         source,
-                    })?,
-                )
+                    })?;
+                (Some(reshaped), RecordOffsets::Listed(offsets.into()))
             }
             None if start > batch.base_offset() => {
                 // Nothing at or after the fetch offset: only the position moves.
-                self.queue.push_back(Item::Done(Entry::Skipped { source_next }));
+                self.queue
+                    .push_back(Item::Done(Entry::Skipped { source_next }, None));
                 return Ok(());
             }
-            None => None,
+            // A batch without gaps, forwarded whole: record i is at base + i.
+            None => (
+                None,
+                RecordOffsets::Contiguous {
+                    first: batch.base_offset(),
+                    count: batch.record_count(),
+                },
+            ),
         };
         let out = reshaped.as_ref().unwrap_or(batch);
         let record_count = out.record_count();
@@ -546,6 +568,7 @@ impl Session<'_> {
             source_base: start,
             source_next,
             record_count,
+            records,
             ack,
         }));
         Ok(())
@@ -559,10 +582,13 @@ impl Session<'_> {
         block: bool,
     ) -> Result<Option<ClusterError>, ReplicationError> {
         let t = self.task;
+        if let Some(outbox) = &mut self.outbox {
+            outbox.retry();
+        }
         loop {
-            let entry = match self.queue.front_mut() {
+            let (entry, records) = match self.queue.front_mut() {
                 None => return Ok(None),
-                Some(Item::Done(entry)) => *entry,
+                Some(Item::Done(entry, records)) => (*entry, records.take()),
                 Some(Item::Sent(sent)) => {
                     let stopped = || ClusterError::Request {
                         cluster: t.ctx.target.name().to_owned(),
@@ -587,12 +613,13 @@ impl Session<'_> {
                                     (now_ms() - ts).max(0) as f64 / 1000.0,
                                 );
                             }
-                            Entry::Forwarded {
+                            let entry = Entry::Forwarded {
                                 source_base: sent.source_base,
                                 source_next: sent.source_next,
                                 target_base: ack.base_offset,
                                 record_count: sent.record_count,
-                            }
+                            };
+                            (entry, Some(sent.records.clone()))
                         }
                         Err(e) => {
                             // Its outcome is consumed; whether it reached the target is
@@ -608,6 +635,17 @@ impl Session<'_> {
                 .offsets
                 .log(&t.key, entry)
                 .map_err(|source| t.offsets_error(source))?;
+            // Offset syncs only for what the target acknowledged, in order, after the log.
+            if let (Some(outbox), Some(records), Entry::Forwarded { target_base, .. }) =
+                (&mut self.outbox, records, entry)
+            {
+                outbox.offer(AckedBatch {
+                    topic: t.source_topic.clone(),
+                    partition: t.partition,
+                    records,
+                    target_base,
+                });
+            }
             match entry {
                 Entry::Forwarded {
                     source_next,

@@ -30,6 +30,10 @@ pub const TARGETS: &[&str] = &[
     "http_request",
     "metrics_text",
     "bench_verify",
+    "scram_server",
+    "jaas_parse",
+    "mm2_records",
+    "group_responses",
 ];
 
 /// The decompression limit of the `renumber_batch` target: small, so that inputs which
@@ -48,6 +52,10 @@ pub fn run(target: &str, data: &[u8]) {
         "http_request" => http_request(data),
         "metrics_text" => metrics_text(data),
         "bench_verify" => bench_verify(data),
+        "scram_server" => super::fuzz_security::scram_server(data),
+        "jaas_parse" => super::fuzz_security::jaas_parse(data),
+        "mm2_records" => mm2_records(data),
+        "group_responses" => group_responses(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -385,6 +393,32 @@ pub fn bench_verify(data: &[u8]) {
     );
 }
 
+/// MM2 internal records from untrusted bytes: byte 0 picks the type (offset sync, checkpoint,
+/// heartbeat), byte 1 is the key length, the rest is key then value. Decoding gives a record
+/// or a typed error; a decoded record re-encodes to a prefix of the input (readers ignore
+/// trailing bytes) and decodes to itself again.
+pub fn mm2_records(data: &[u8]) {
+    use crate::protocol::mm2::{Checkpoint, Heartbeat, Mm2Record, OffsetSync};
+    fn check<R: Mm2Record + PartialEq + std::fmt::Debug>(key: &[u8], value: &[u8]) {
+        let Ok(record) = R::decode(key, value) else {
+            return;
+        };
+        let k = record.encode_key().expect("a decoded key re-encodes");
+        let v = record.encode_value().expect("a decoded value re-encodes");
+        assert!(key.starts_with(&k) && value.starts_with(&v));
+        assert_eq!(R::decode(&k, &v).expect("re-encoded bytes decode"), record);
+    }
+    let [kind, key_len, rest @ ..] = data else {
+        return;
+    };
+    let (key, value) = rest.split_at(usize::from(*key_len).min(rest.len()));
+    match kind % 3 {
+        0 => check::<OffsetSync>(key, value),
+        1 => check::<Checkpoint>(key, value),
+        _ => check::<Heartbeat>(key, value),
+    }
+}
+
 /// Runs both configuration front ends on the input: a configuration or a list of problems,
 /// never a panic. The bytes go through the properties reader's own ISO-8859-1 decoding and,
 /// lossily, through UTF-8 for TOML; any problem list must be non-empty and name the origin.
@@ -547,5 +581,232 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         ));
     }
     out.extend(offsets_log_seeds());
+    out.extend(super::fuzz_security::seeds());
+    out.extend(mm2_seeds());
+    out.extend(group_seeds());
+    out
+}
+
+/// One well-formed input per MM2 record type, in the `mm2_records` layout.
+fn mm2_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
+    use crate::protocol::mm2::{Checkpoint, Heartbeat, Mm2Record, OffsetSync};
+    fn seed<R: Mm2Record>(kind: u8, record: &R) -> (&'static str, String, Vec<u8>) {
+        let key = record.encode_key().expect("seed key");
+        let mut out = vec![kind, key.len() as u8];
+        out.extend_from_slice(&key);
+        out.extend_from_slice(&record.encode_value().expect("seed value"));
+        ("mm2_records", R::NAME.to_lowercase(), out)
+    }
+    vec![
+        seed(
+            0,
+            &OffsetSync {
+                topic: "orders".to_owned(),
+                partition: 3,
+                upstream_offset: 1000,
+                downstream_offset: 990,
+            },
+        ),
+        seed(
+            1,
+            &Checkpoint {
+                group: "g1".to_owned(),
+                topic: "A.orders".to_owned(),
+                partition: 3,
+                upstream_offset: 1000,
+                downstream_offset: 991,
+                metadata: "meta".to_owned(),
+            },
+        ),
+        seed(
+            2,
+            &Heartbeat {
+                source_alias: "A".to_owned(),
+                target_alias: "B".to_owned(),
+                timestamp: 1_700_000_000_000,
+            },
+        ),
+    ]
+}
+
+/// The first byte picks a consumer-group response (FindCoordinator, ListGroups,
+/// DescribeGroups, OffsetFetch, OffsetCommit), the second its version; the rest is the frame.
+/// Whatever decodes goes through kmirror's processing of that response: a value or a typed
+/// issue, never a panic, and no committed offset below zero.
+pub fn group_responses(data: &[u8]) {
+    use kafka_protocol::messages::{
+        DescribeGroupsRequest, FindCoordinatorRequest, ListGroupsRequest, OffsetCommitRequest,
+        OffsetFetchRequest,
+    };
+
+    use crate::cluster::groups::{
+        CommittedOffset, process_describe_groups_response, process_find_coordinator_response,
+        process_list_groups_response, process_offset_commit_response, process_offset_fetch_response,
+    };
+
+    fn decoded<R: Request>(frame: &[u8], version: i16) -> Option<R::Response> {
+        (R::VERSIONS.min <= version && version <= R::VERSIONS.max)
+            .then(|| decode_response::<R>(Bytes::copy_from_slice(frame), version, 0).ok())
+            .flatten()
+    }
+    let [api, version, rest @ ..] = data else { return };
+    let version = i16::from(*version % 12);
+    match api % 5 {
+        0 => {
+            if let Some(r) = decoded::<FindCoordinatorRequest>(rest, version) {
+                let _ = process_find_coordinator_response(&r, "g", version);
+            }
+        }
+        1 => {
+            if let Some(r) = decoded::<ListGroupsRequest>(rest, version) {
+                let _ = process_list_groups_response(&r);
+            }
+        }
+        2 => {
+            if let Some(r) = decoded::<DescribeGroupsRequest>(rest, version) {
+                let _ = process_describe_groups_response(&r, "g");
+            }
+        }
+        3 => {
+            if let Some(r) = decoded::<OffsetFetchRequest>(rest, version)
+                && let Ok((offsets, _)) = process_offset_fetch_response(&r, "g", version)
+            {
+                assert!(offsets.iter().all(|o| o.offset >= 0));
+            }
+        }
+        _ => {
+            if let Some(r) = decoded::<OffsetCommitRequest>(rest, version) {
+                let asked = [CommittedOffset {
+                    topic: "t".to_owned(),
+                    partition: 0,
+                    offset: 1,
+                    metadata: None,
+                }];
+                assert!(process_offset_commit_response(&r, &asked).len() <= 1);
+            }
+        }
+    }
+}
+
+/// Well-formed group responses in the `group_responses` layout, for group `g`.
+fn group_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
+    use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+    use kafka_protocol::messages::find_coordinator_response::Coordinator;
+    use kafka_protocol::messages::list_groups_response::ListedGroup;
+    use kafka_protocol::messages::offset_commit_response::{
+        OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+    };
+    use kafka_protocol::messages::offset_fetch_response::{
+        OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+        OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+    };
+    use kafka_protocol::messages::{
+        DescribeGroupsResponse, FindCoordinatorResponse, GroupId, ListGroupsResponse, OffsetCommitResponse,
+        OffsetFetchResponse, TopicName,
+    };
+    use kafka_protocol::protocol::StrBytes;
+
+    let g = || StrBytes::from_static_str("g");
+    let t = || TopicName(StrBytes::from_static_str("t"));
+    let mut out = Vec::new();
+    let coordinator_old = FindCoordinatorResponse::default()
+        .with_host(StrBytes::from_static_str("localhost"))
+        .with_port(9092);
+    for v in [0, 3] {
+        out.push((
+            "group_responses",
+            format!("find_coordinator_v{v}"),
+            response_frame(0, v, &coordinator_old),
+        ));
+    }
+    let coordinator = FindCoordinatorResponse::default().with_coordinators(vec![
+        Coordinator::default()
+            .with_key(g())
+            .with_host(StrBytes::from_static_str("localhost"))
+            .with_port(9092),
+    ]);
+    out.push((
+        "group_responses",
+        "find_coordinator_v4".to_owned(),
+        response_frame(0, 4, &coordinator),
+    ));
+    let listed = ListGroupsResponse::default().with_groups(vec![
+        ListedGroup::default()
+            .with_group_id(GroupId(g()))
+            .with_protocol_type(StrBytes::from_static_str("consumer")),
+    ]);
+    for v in [0, 3, 4] {
+        out.push((
+            "group_responses",
+            format!("list_groups_v{v}"),
+            response_frame(1, v, &listed),
+        ));
+    }
+    let described = DescribeGroupsResponse::default().with_groups(vec![
+        DescribedGroup::default()
+            .with_group_id(GroupId(g()))
+            .with_group_state(StrBytes::from_static_str("Stable"))
+            .with_members(vec![
+                DescribedGroupMember::default().with_member_id(StrBytes::from_static_str("m")),
+            ]),
+    ]);
+    for v in [0, 5] {
+        out.push((
+            "group_responses",
+            format!("describe_groups_v{v}"),
+            response_frame(2, v, &described),
+        ));
+    }
+    let fetched_old = OffsetFetchResponse::default().with_topics(vec![
+        OffsetFetchResponseTopic::default()
+            .with_name(t())
+            .with_partitions(vec![
+                OffsetFetchResponsePartition::default()
+                    .with_partition_index(0)
+                    .with_committed_offset(42)
+                    .with_metadata(Some(StrBytes::from_static_str("m"))),
+            ]),
+    ]);
+    for v in [1, 7] {
+        out.push((
+            "group_responses",
+            format!("offset_fetch_v{v}"),
+            response_frame(3, v, &fetched_old),
+        ));
+    }
+    let fetched_new = OffsetFetchResponse::default().with_groups(vec![
+        OffsetFetchResponseGroup::default()
+            .with_group_id(GroupId(g()))
+            .with_topics(vec![
+                OffsetFetchResponseTopics::default()
+                    .with_name(t())
+                    .with_partitions(vec![
+                        OffsetFetchResponsePartitions::default()
+                            .with_partition_index(0)
+                            .with_committed_offset(42),
+                    ]),
+            ]),
+    ]);
+    for v in [8, 9] {
+        out.push((
+            "group_responses",
+            format!("offset_fetch_v{v}"),
+            response_frame(3, v, &fetched_new),
+        ));
+    }
+    let committed = OffsetCommitResponse::default().with_topics(vec![
+        OffsetCommitResponseTopic::default()
+            .with_name(t())
+            .with_partitions(vec![
+                OffsetCommitResponsePartition::default().with_partition_index(0),
+            ]),
+    ]);
+    for v in [2, 8, 9] {
+        out.push((
+            "group_responses",
+            format!("offset_commit_v{v}"),
+            response_frame(4, v, &committed),
+        ));
+    }
     out
 }

@@ -3,7 +3,12 @@
 //! and compacted data), and helpers to build batches.
 
 pub mod batches;
+pub mod certs;
 pub mod fake_broker;
 pub mod fuzz;
+pub mod fuzz_security;
+pub mod sasl_gate;
+pub mod scram_server;
+pub mod tls_relay;
 
 pub use fake_broker::{FakeBroker, Fault};

@@ -7,6 +7,9 @@
 //!   batches)                                                               every batch)
 //! ```
 //!
+//! Only the replication path is measured: offset syncs, heartbeats and group checkpoints are
+//! turned off for the run (the synthetic brokers serve one topic each and no groups).
+//!
 //! The measurement starts once data reaches the sink (plus a warm-up) and covers `duration`:
 //! wire bytes and records accepted by the sink, the replicator's CPU seconds (process CPU
 //! minus the synthetic threads'), peak RSS, and the added latency of each batch (its Fetch
@@ -229,7 +232,9 @@ pub async fn run(options: SyntheticOptions) -> Result<SyntheticReport, BenchErro
             "state_dir = {state:?}\nmemory_budget_bytes = {budget}\n\
              [clusters.src]\nbootstrap_servers = [\"{source}\"]\n\
              [clusters.tgt]\nbootstrap_servers = [\"{sink}\"]\n\
-             [[flows]]\nsource = \"src\"\ntarget = \"tgt\"\ntopics = [\"bench\"]\nmax_in_flight = {inflight}\nfetch_max_bytes = {fetch}\nfetch_partition_max_bytes = {partition_fetch}\n",
+             [[flows]]\nsource = \"src\"\ntarget = \"tgt\"\ntopics = [\"bench\"]\nmax_in_flight = {inflight}\nfetch_max_bytes = {fetch}\nfetch_partition_max_bytes = {partition_fetch}\n\
+             [flows.properties]\n\"emit.offset-syncs.enabled\" = false\n\"emit.heartbeats.enabled\" = false\n\
+             \"emit.checkpoints.enabled\" = false\n\"refresh.groups.enabled\" = false\n",
             state = state.path().display().to_string(),
             budget = o.memory_budget_bytes,
             source = brokers.source,

@@ -10,15 +10,16 @@ use kafka_protocol::messages::describe_configs_response::{
 use kafka_protocol::messages::fetch_response::AbortedTransaction;
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, CreateTopicsRequest, CreateTopicsResponse, DescribeConfigsRequest,
-    DescribeConfigsResponse, FetchRequest, FetchResponse, InitProducerIdRequest, InitProducerIdResponse,
-    ListOffsetsRequest, ListOffsetsResponse, MetadataRequest, MetadataResponse, ProduceRequest,
-    ProduceResponse, ProducerId,
+    DescribeConfigsResponse, DescribeGroupsRequest, FetchRequest, FetchResponse, FindCoordinatorRequest,
+    InitProducerIdRequest, InitProducerIdResponse, ListGroupsRequest, ListOffsetsRequest,
+    ListOffsetsResponse, MetadataRequest, MetadataResponse, OffsetCommitRequest, OffsetFetchRequest,
+    ProduceRequest, ProduceResponse, ProducerId,
 };
 use kafka_protocol::protocol::{
     Decodable, Encodable, HeaderVersion, StrBytes, decode_request_header_from_buffer,
 };
 
-use super::{Action, Shared};
+use super::{Action, Shared, groups};
 use crate::protocol::answer;
 use crate::protocol::errors;
 
@@ -143,6 +144,41 @@ pub(super) async fn handle(shared: &Shared, mut frame: Bytes) -> Option<(Action,
                 version,
                 &DescribeConfigsResponse::default().with_results(results),
             )
+        }
+        ApiKey::FindCoordinator => {
+            let req = FindCoordinatorRequest::decode(&mut frame, version).ok()?;
+            let addr = shared.state.lock().unwrap().addr;
+            let body = groups::find_coordinator(
+                &addr.ip().to_string(),
+                i32::from(addr.port()),
+                &req,
+                version,
+                error,
+            );
+            encode(cid, version, &body)
+        }
+        ApiKey::ListGroups => {
+            let _ = ListGroupsRequest::decode(&mut frame, version).ok()?;
+            encode(
+                cid,
+                version,
+                &groups::list_groups(&shared.state.lock().unwrap().groups, error),
+            )
+        }
+        ApiKey::DescribeGroups => {
+            let req = DescribeGroupsRequest::decode(&mut frame, version).ok()?;
+            let body = groups::describe_groups(&shared.state.lock().unwrap().groups, &req, error);
+            encode(cid, version, &body)
+        }
+        ApiKey::OffsetFetch => {
+            let req = OffsetFetchRequest::decode(&mut frame, version).ok()?;
+            let body = groups::offset_fetch(&shared.state.lock().unwrap().groups, &req, version, error);
+            encode(cid, version, &body)
+        }
+        ApiKey::OffsetCommit => {
+            let req = OffsetCommitRequest::decode(&mut frame, version).ok()?;
+            let body = groups::offset_commit(&mut shared.state.lock().unwrap().groups, &req, error);
+            encode(cid, version, &body)
         }
         _ => None,
     }?;

@@ -1,11 +1,13 @@
 //! An in-process Kafka broker on `127.0.0.1:0` that serves ApiVersions, Metadata,
-//! ListOffsets, Fetch, Produce, InitProducerId and CreateTopics from in-memory logs, applies
+//! ListOffsets, Fetch, Produce, InitProducerId and CreateTopics from in-memory logs, a group
+//! coordinator (FindCoordinator, ListGroups, DescribeGroups, OffsetFetch, OffsetCommit), applies
 //! the produce validation a real broker applies, and injects scripted faults.
 //!
 //! Like a real broker it handles one request at a time per connection and answers in
 //! order; it reads ahead, so a pipelining client has several requests outstanding (counted
 //! in [`FakeBroker::max_outstanding`]).
 
+mod groups;
 mod handlers;
 mod state;
 
@@ -21,6 +23,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+pub use groups::FakeGroup;
 use state::State;
 pub use state::{StoredBatch, validate_produce};
 
@@ -216,6 +219,31 @@ impl FakeBroker {
     }
 
     /// Every request received so far, as `(api, version)`.
+    /// Sets a group's state and member count, keeping its offsets (creates the group).
+    pub fn set_group(&self, group: &str, state: &str, members: usize) {
+        let mut s = self.shared.state.lock().unwrap();
+        let g = s.groups.entry(group.to_owned()).or_default();
+        g.state = state.to_owned();
+        g.members = members;
+    }
+
+    /// Commits an offset for a group as its consumers would (creates the group, `Empty`).
+    pub fn commit_group_offset(&self, group: &str, topic: &str, partition: i32, offset: i64) {
+        let mut s = self.shared.state.lock().unwrap();
+        let g = s.groups.entry(group.to_owned()).or_insert_with(|| FakeGroup {
+            state: "Empty".to_owned(),
+            ..FakeGroup::default()
+        });
+        let _ = g
+            .offsets
+            .insert((topic.to_owned(), partition), (offset, String::new()));
+    }
+
+    /// A group as the broker holds it.
+    pub fn group(&self, group: &str) -> Option<FakeGroup> {
+        self.shared.state.lock().unwrap().groups.get(group).cloned()
+    }
+
     pub fn requests(&self) -> Vec<(ApiKey, i16)> {
         self.shared.requests.lock().unwrap().clone()
     }

@@ -41,6 +41,7 @@ pub(super) struct State {
     /// Configuration overrides set on each topic (at creation or by the test).
     configs: BTreeMap<String, BTreeMap<String, String>>,
     next_producer_id: i64,
+    pub(super) groups: BTreeMap<String, super::groups::FakeGroup>,
 }
 
 fn with_base_offset(bytes: &Bytes, base_offset: i64) -> Bytes {
@@ -56,6 +57,7 @@ impl State {
             topics: BTreeMap::new(),
             configs: BTreeMap::new(),
             next_producer_id: 1000,
+            groups: BTreeMap::new(),
         }
     }
 

@@ -1,0 +1,155 @@
+//! SASL authentication of a fresh connection (KIP-43, KIP-152): SaslHandshake v1 names the
+//! mechanism, then SaslAuthenticate requests carry its messages. Runs after ApiVersions and
+//! before any other request.
+//!
+//! Re-authentication (KIP-368): when the broker answers with a session lifetime, the
+//! connection is retired before the session expires (see [`Connection`] and `retire_at`) and
+//! the cluster layer opens a freshly authenticated one for the next request; requests already
+//! sent on the old one finish. kmirror does not re-authenticate in place.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::messages::ApiKey;
+use kafka_protocol::messages::{SaslAuthenticateRequest, SaslHandshakeRequest};
+use kafka_protocol::protocol::StrBytes;
+
+use super::ConnectionError;
+use super::connection::Connection;
+use super::scram::{ScramClient, ScramError, ScramHash, printable};
+use crate::protocol::errors;
+use crate::security::{SaslMechanism, SaslSettings};
+
+const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
+const ILLEGAL_SASL_STATE: i16 = 34;
+const SASL_AUTHENTICATION_FAILED: i16 = 58;
+
+/// Authenticates `conn`; returns the session lifetime the broker set, if any.
+pub(crate) async fn authenticate(
+    conn: &Connection,
+    settings: &SaslSettings,
+) -> Result<Option<Duration>, ConnectionError> {
+    let mechanism = settings.mechanism.name();
+    let handshake = SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(mechanism));
+    let version = conn.version(ApiKey::SaslHandshake).map_err(|_| {
+        fail(conn, "the broker does not offer SASL (SaslHandshake v1): is this a PLAINTEXT or SSL listener? (check security.protocol)".to_owned())
+    })?;
+    let response = conn.request_at(&handshake, version).await?;
+    match response.error_code {
+        errors::NONE => {}
+        UNSUPPORTED_SASL_MECHANISM => {
+            let offered: Vec<&str> = response.mechanisms.iter().map(|m| m.as_str()).collect();
+            return Err(fail(
+                conn,
+                format!(
+                    "the broker does not enable sasl.mechanism={mechanism} (it offers: {}): set one of those",
+                    offered.join(", ")
+                ),
+            ));
+        }
+        code => return Err(fail(conn, format!("SaslHandshake failed with error code {code}"))),
+    }
+    let mut session = Session { conn, lifetime: None };
+    match settings.mechanism {
+        SaslMechanism::Plain => {
+            // RFC 4616: authzid NUL authcid NUL passwd, with an empty authzid.
+            let mut message = Vec::new();
+            message.push(0);
+            message.extend_from_slice(settings.username.as_bytes());
+            message.push(0);
+            message.extend_from_slice(settings.password.expose().as_bytes());
+            session.step(message, &settings.username, mechanism).await?;
+        }
+        SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512 => {
+            let hash = if settings.mechanism == SaslMechanism::ScramSha256 {
+                ScramHash::Sha256
+            } else {
+                ScramHash::Sha512
+            };
+            let user = &settings.username;
+            let scram_error = |e| match e {
+                // The server's `e=` answer: a refused proof, like SASL_AUTHENTICATION_FAILED.
+                ScramError::Server(said) => {
+                    fail(conn, auth_failed(user, mechanism, &format!(" (broker: {said})")))
+                }
+                e => fail(conn, format!("{mechanism} as user `{user}`: {e}")),
+            };
+            let mut scram = ScramClient::new(
+                hash,
+                &settings.username,
+                settings.password.expose(),
+                &ScramClient::random_nonce(),
+            )
+            .map_err(scram_error)?;
+            let server_first = session
+                .step(scram.client_first().into_bytes(), &settings.username, mechanism)
+                .await?;
+            let client_final = scram.client_final(&server_first).map_err(scram_error)?;
+            let server_final = session
+                .step(client_final.into_bytes(), &settings.username, mechanism)
+                .await?;
+            scram.verify_server_final(&server_final).map_err(scram_error)?;
+        }
+    }
+    Ok(session.lifetime)
+}
+
+struct Session<'a> {
+    conn: &'a Connection,
+    lifetime: Option<Duration>,
+}
+
+impl Session<'_> {
+    /// One SaslAuthenticate round trip.
+    async fn step(
+        &mut self,
+        message: Vec<u8>,
+        user: &str,
+        mechanism: &str,
+    ) -> Result<Bytes, ConnectionError> {
+        let request = SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(message));
+        let version = self.conn.version(ApiKey::SaslAuthenticate)?;
+        let response = self.conn.request_at(&request, version).await?;
+        let broker_says = response
+            .error_message
+            .as_ref()
+            .map(|m| format!(" (broker: {})", printable(m.as_str())))
+            .unwrap_or_default();
+        match response.error_code {
+            errors::NONE => {}
+            SASL_AUTHENTICATION_FAILED => {
+                return Err(fail(self.conn, auth_failed(user, mechanism, &broker_says)));
+            }
+            ILLEGAL_SASL_STATE => {
+                return Err(fail(
+                    self.conn,
+                    format!("the broker reports an illegal SASL state{broker_says}"),
+                ));
+            }
+            code => {
+                return Err(fail(
+                    self.conn,
+                    format!("SaslAuthenticate failed with error code {code}{broker_says}"),
+                ));
+            }
+        }
+        if response.session_lifetime_ms > 0 {
+            self.lifetime = Some(Duration::from_millis(response.session_lifetime_ms as u64));
+        }
+        Ok(response.auth_bytes)
+    }
+}
+
+fn auth_failed(user: &str, mechanism: &str, broker_says: &str) -> String {
+    format!(
+        "authentication as user `{user}` with {mechanism} failed{broker_says}: check the username and \
+         password (sasl.jaas.config) and sasl.mechanism"
+    )
+}
+
+fn fail(conn: &Connection, reason: String) -> ConnectionError {
+    ConnectionError::Sasl {
+        addr: conn.addr().to_owned(),
+        reason,
+    }
+}

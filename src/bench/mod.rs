@@ -7,9 +7,9 @@
 //!   into the source, replicated by the in-process engine, read back from the target and
 //!   checked by [`verify`] for loss, duplicates and per-key order; any of them fails the run.
 //!
-//! TLS on both legs is not measured yet: kmirror's transport is plaintext TCP today. The
-//! synthetic brokers accept connections through one `accept` function per role, so a TLS
-//! acceptor can wrap them when the transport has TLS.
+//! TLS on both legs is not measured yet: the synthetic brokers speak plaintext. They accept
+//! connections through one `accept` function per role, where a TLS acceptor goes (kmirror's
+//! client side has TLS since the `tls` branch was merged; the harness was written before).
 
 mod cpu;
 pub mod e2e;

@@ -53,7 +53,7 @@ impl From<Codec> for Compression {
     }
 }
 
-/// The knobs of a synthetic run (TLS on both legs is for when kmirror has TLS).
+/// The knobs of a synthetic run (plaintext only; see the module docs of [`crate::bench`]).
 #[derive(Debug, Clone, clap::Args)]
 pub struct SyntheticOptions {
     /// Bytes per record value (JSON-like events).

@@ -8,8 +8,9 @@
 //!   checked by [`verify`] for loss, duplicates and per-key order; any of them fails the run.
 //!
 //! `kmirror bench synthetic --tls` puts TLS on both legs: the synthetic brokers serve a
-//! certificate made at start (`bench/tls.rs`), kmirror connects with `security.protocol=SSL`, and the
-//! baseline becomes a relay that decrypts and re-encrypts the same bytes.
+//! certificate made at start (`bench/tls.rs`), kmirror connects with
+//! `security.protocol=SSL`, and the baseline becomes a relay that decrypts and re-encrypts the
+//! same bytes.
 
 mod cpu;
 pub mod e2e;

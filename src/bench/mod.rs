@@ -7,9 +7,10 @@
 //!   into the source, replicated by the in-process engine, read back from the target and
 //!   checked by [`verify`] for loss, duplicates and per-key order; any of them fails the run.
 //!
-//! TLS on both legs is not measured yet: the synthetic brokers speak plaintext. They accept
-//! connections through one `accept` function per role, where a TLS acceptor goes (kmirror's
-//! client side has TLS since the `tls` branch was merged; the harness was written before).
+//! `kmirror bench synthetic --tls` puts TLS on both legs: the synthetic brokers serve a
+//! certificate made at start (`bench/tls.rs`), kmirror connects with
+//! `security.protocol=SSL`, and the baseline becomes a relay that decrypts and re-encrypts the
+//! same bytes.
 
 mod cpu;
 pub mod e2e;
@@ -17,6 +18,7 @@ mod latency;
 mod payload;
 mod relay;
 pub mod synthetic;
+mod tls;
 pub mod verify;
 
 use std::path::{Path, PathBuf};
@@ -49,6 +51,8 @@ pub enum BenchError {
     },
     #[error("{0}")]
     NoData(String),
+    #[error("TLS set-up of the synthetic brokers: {0}")]
+    Tls(String),
 }
 
 impl BenchError {

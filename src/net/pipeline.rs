@@ -438,7 +438,14 @@ async fn write_loop(
             _ = stop.wait_for(|s| *s) => break,
             f = frames.recv() => match f { Some(f) => f, None => break },
         };
-        if let Err(e) = write.write_all_buf(&mut out).await {
+        // A flush after each frame: over TLS, tokio-rustls may keep the tail of a frame in
+        // its buffer when the socket is full, and without a later write or flush it would
+        // never be sent (the broker would wait for the rest of the request).
+        let written = match write.write_all_buf(&mut out).await {
+            Ok(()) => write.flush().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
             let _ = shared.fail(ConnectionError::Io {
                 addr: shared.addr.clone(),
                 source: Arc::new(e),

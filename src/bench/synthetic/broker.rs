@@ -10,6 +10,9 @@
 //!   section is byte for byte the one the source served, and sequences follow on per
 //!   partition. A batch failing a check is answered with the broker's error and counted.
 //!
+//! With a TLS server configuration both brokers accept only TLS (tokio-rustls), on the same
+//! threads, so the handshake and decryption are not counted as kmirror's CPU time.
+//!
 //! Every response can be held back by an injected round-trip time (a WAN link); requests on a
 //! connection stay pipelined, answered in order.
 
@@ -25,10 +28,12 @@ use kafka_protocol::messages::{
     ProducerId,
 };
 use kafka_protocol::protocol::{Decodable, decode_request_header_from_buffer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use rustls::ServerConfig;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 
 use super::super::cpu::SYNTH_THREAD;
 use super::super::latency::Histogram;
@@ -81,6 +86,8 @@ pub(crate) struct Shared {
     pub(super) sink: Mutex<Vec<SinkPartition>>,
     pub(super) next_producer_id: AtomicI64,
     pub(crate) stats: SinkStats,
+    /// The TLS version and cipher suite of the last connection accepted over TLS.
+    pub(crate) tls_session: Mutex<Option<String>>,
 }
 
 /// The two brokers; dropping this stops them.
@@ -109,7 +116,7 @@ pub(super) enum Role {
 }
 
 /// Starts the source (serving `batch` on `source_topic`) and the sink (accepting
-/// `target_topic`).
+/// `target_topic`), over TLS with `tls`.
 pub(crate) fn start(
     source_topic: &str,
     target_topic: &str,
@@ -117,6 +124,7 @@ pub(crate) fn start(
     batch: RecordBatch,
     rtt: Duration,
     bytes_per_second: u64,
+    tls: Option<Arc<ServerConfig>>,
 ) -> std::io::Result<Brokers> {
     let shared = Arc::new(Shared {
         source_topic: source_topic.to_owned(),
@@ -136,6 +144,7 @@ pub(crate) fn start(
         ]),
         next_producer_id: AtomicI64::new(1000),
         stats: SinkStats::default(),
+        tls_session: Mutex::new(None),
     });
     let (stop, stopped) = watch::channel(false);
     let mut threads = Vec::new();
@@ -145,13 +154,14 @@ pub(crate) fn start(
         listener.set_nonblocking(true)?;
         addrs.push(listener.local_addr()?);
         let (shared, stopped) = (shared.clone(), stopped.clone());
+        let acceptor = tls.clone().map(TlsAcceptor::from);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         threads.push(
             std::thread::Builder::new()
                 .name(SYNTH_THREAD.to_owned())
-                .spawn(move || runtime.block_on(accept(listener, role, shared, stopped)))?,
+                .spawn(move || runtime.block_on(accept(listener, acceptor, role, shared, stopped)))?,
         );
     }
     Ok(Brokers {
@@ -165,6 +175,7 @@ pub(crate) fn start(
 
 async fn accept(
     listener: std::net::TcpListener,
+    tls: Option<TlsAcceptor>,
     role: Role,
     shared: Arc<Shared>,
     mut stopped: watch::Receiver<bool>,
@@ -178,20 +189,41 @@ async fn accept(
             accepted = listener.accept() => {
                 let Ok((socket, _)) = accepted else { continue };
                 let _ = socket.set_nodelay(true);
-                drop(tokio::spawn(connection(socket, role, shared.clone(), addr)));
+                let shared = shared.clone();
+                drop(match &tls {
+                    None => tokio::spawn(connection(socket, role, shared, addr)),
+                    Some(acceptor) => {
+                        let handshake = acceptor.accept(socket);
+                        tokio::spawn(async move {
+                            // A failed handshake closes the connection; kmirror reports it.
+                            if let Ok(stream) = handshake.await {
+                                let session = stream.get_ref().1;
+                                if let (Some(v), Some(c)) = (session.protocol_version(), session.negotiated_cipher_suite()) {
+                                    let mut s = shared.tls_session.lock().unwrap_or_else(|p| p.into_inner());
+                                    *s = Some(format!("{v:?}, {:?}", c.suite()));
+                                }
+                                connection(stream, role, shared, addr).await;
+                            }
+                        })
+                    }
+                });
             }
             _ = stopped.wait_for(|s| *s) => return,
         }
     }
 }
 
-async fn connection(socket: TcpStream, role: Role, shared: Arc<Shared>, addr: Option<SocketAddr>) {
-    let (mut read, mut write) = socket.into_split();
+async fn connection<S>(socket: S, role: Role, shared: Arc<Shared>, addr: Option<SocketAddr>)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut read, mut write) = tokio::io::split(socket);
     let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, Bytes)>();
     let writer = tokio::spawn(async move {
         while let Some((at, response)) = rx.recv().await {
             tokio::time::sleep_until(at).await;
-            if write.write_all(&response).await.is_err() {
+            // TLS may keep part of a record buffered until a flush.
+            if write.write_all(&response).await.is_err() || write.flush().await.is_err() {
                 return;
             }
         }

@@ -15,6 +15,10 @@
 //! minus the synthetic threads'), peak RSS, and the added latency of each batch (its Fetch
 //! response leaving the source to its Produce request reaching the sink). The same bytes then
 //! go through a plain TCP relay (`bench/relay.rs`) for the baseline.
+//!
+//! With `--tls` both brokers accept only TLS with a certificate made at start (`bench/tls.rs`),
+//! kmirror's clusters are configured with `security.protocol=SSL` and that CA as truststore
+//! (the production configuration path), and the baseline relay decrypts and re-encrypts.
 
 mod answers;
 mod broker;
@@ -29,7 +33,8 @@ use super::BenchError;
 use super::cpu;
 use super::latency::Histogram;
 use super::payload;
-use super::relay::{self, RelayReport};
+use super::relay::{self, RelayReport, RelayTls};
+use super::tls::BenchTls;
 use crate::protocol::batch::Compression;
 use crate::replication::engine;
 
@@ -53,7 +58,7 @@ impl From<Codec> for Compression {
     }
 }
 
-/// The knobs of a synthetic run (plaintext only; see the module docs of [`crate::bench`]).
+/// The knobs of a synthetic run.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SyntheticOptions {
     /// Bytes per record value (JSON-like events).
@@ -92,9 +97,14 @@ pub struct SyntheticOptions {
     /// kmirror's memory budget for batches in flight.
     #[arg(long, default_value_t = 256 * 1024 * 1024)]
     pub memory_budget_bytes: usize,
-    /// Skip the plain TCP relay baseline.
+    /// Skip the relay baseline.
     #[arg(long)]
     pub no_baseline: bool,
+    /// TLS on both legs: the synthetic brokers serve a certificate made at start, kmirror
+    /// connects with security.protocol=SSL and trusts its CA; the baseline relay decrypts and
+    /// re-encrypts.
+    #[arg(long)]
+    pub tls: bool,
 }
 
 /// What a synthetic run measured.
@@ -106,6 +116,8 @@ pub struct SyntheticReport {
     pub wire_bytes: u64,
     pub records: u64,
     pub batches: u64,
+    /// The TLS version and cipher suite of kmirror's connections, with `--tls`.
+    pub tls_session: Option<String>,
     /// Batches the sink refused (must be 0), and why the first one was.
     pub rejected: u64,
     pub first_rejection: Option<String>,
@@ -135,7 +147,7 @@ impl fmt::Display for SyntheticReport {
         };
         writeln!(
             f,
-            "synthetic: {} partitions, {} B records, {} records ({} B) per {:?} batch, {} in flight, rtt {} ms, fetch.max.bytes {}, source {}, plaintext",
+            "synthetic: {} partitions, {} B records, {} records ({} B) per {:?} batch, {} in flight, rtt {} ms, fetch.max.bytes {}, source {}, {}",
             o.partitions,
             o.record_size,
             o.batch_records,
@@ -148,7 +160,10 @@ impl fmt::Display for SyntheticReport {
                 format!("paced at {} MB/s", o.rate_mb)
             } else {
                 "unpaced".to_owned()
-            }
+            },
+            self.tls_session
+                .as_ref()
+                .map_or_else(|| "plaintext".to_owned(), |s| format!("TLS on both legs ({s})"))
         )?;
         writeln!(f, "  measured           {:.1} s", self.seconds)?;
         writeln!(
@@ -183,7 +198,12 @@ impl fmt::Display for SyntheticReport {
             let relay_per_gb = b.cpu_seconds / (b.bytes as f64 / GB);
             writeln!(
                 f,
-                "  plain TCP relay    {:.3} CPU s/GB ({:.2} GB/s); kmirror/relay CPU per GB = {:.2}x",
+                "  {}    {:.3} CPU s/GB ({:.2} GB/s); kmirror/relay CPU per GB = {:.2}x",
+                if o.tls {
+                    "TLS relay      "
+                } else {
+                    "plain TCP relay"
+                },
                 relay_per_gb,
                 b.bytes as f64 / GB / b.seconds,
                 self.cpu_seconds_per_gb() / relay_per_gb.max(f64::MIN_POSITIVE)
@@ -217,6 +237,11 @@ pub async fn run(options: SyntheticOptions) -> Result<SyntheticReport, BenchErro
     let batch = payload::batch(o.record_size, o.batch_records, o.codec.into(), now_ms, 42)
         .map_err(|e| BenchError::Options(format!("cannot build the batch: {e}")))?;
     let batch_bytes = batch.len();
+    let tls = if o.tls { Some(BenchTls::generate()?) } else { None };
+    let security = |alias: &str| {
+        tls.as_ref()
+            .map_or_else(String::new, |t| t.cluster_security_toml(alias))
+    };
     let brokers = broker::start(
         "bench",
         "src.bench",
@@ -224,14 +249,15 @@ pub async fn run(options: SyntheticOptions) -> Result<SyntheticReport, BenchErro
         batch.clone(),
         Duration::from_millis(o.rtt_ms),
         (o.rate_mb * 1e6) as u64,
+        tls.as_ref().map(|t| t.server.clone()),
     )
     .map_err(|e| BenchError::io("starting the synthetic brokers", e))?;
     let state = super::StateDir::new("synthetic")?;
     let config = crate::config::from_toml_str(
         &format!(
             "state_dir = {state:?}\nmemory_budget_bytes = {budget}\n\
-             [clusters.src]\nbootstrap_servers = [\"{source}\"]\n\
-             [clusters.tgt]\nbootstrap_servers = [\"{sink}\"]\n\
+             [clusters.src]\nbootstrap_servers = [\"{source}\"]\n{src_security}\
+             [clusters.tgt]\nbootstrap_servers = [\"{sink}\"]\n{tgt_security}\
              [[flows]]\nsource = \"src\"\ntarget = \"tgt\"\ntopics = [\"bench\"]\nmax_in_flight = {inflight}\nfetch_max_bytes = {fetch}\nfetch_partition_max_bytes = {partition_fetch}\n\
              [flows.properties]\n\"emit.offset-syncs.enabled\" = false\n\"emit.heartbeats.enabled\" = false\n\
              \"emit.checkpoints.enabled\" = false\n\"refresh.groups.enabled\" = false\n",
@@ -239,6 +265,8 @@ pub async fn run(options: SyntheticOptions) -> Result<SyntheticReport, BenchErro
             budget = o.memory_budget_bytes,
             source = brokers.source,
             sink = brokers.sink,
+            src_security = security("src"),
+            tgt_security = security("tgt"),
             inflight = o.max_in_flight,
             fetch = o.fetch_max_bytes,
             partition_fetch = o.fetch_max_bytes.min(1 << 20),
@@ -246,6 +274,20 @@ pub async fn run(options: SyntheticOptions) -> Result<SyntheticReport, BenchErro
         "synthetic bench",
     )
     .map_err(|e| BenchError::Options(e.to_string()))?;
+    // The relay baseline's TLS client is the one kmirror built from its configuration.
+    let relay_tls = match (
+        &tls,
+        config
+            .clusters
+            .get("tgt")
+            .and_then(|c| c.client.security.tls.as_ref()),
+    ) {
+        (Some(t), Some(client)) => Some(RelayTls {
+            server: t.server.clone(),
+            client: client.rustls(),
+        }),
+        _ => None,
+    };
     let (stop, stopped) = watch::channel(false);
     let engine = tokio::spawn(engine::run(config, stopped));
 
@@ -294,6 +336,12 @@ pub async fn run(options: SyntheticOptions) -> Result<SyntheticReport, BenchErro
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
+    let tls_session = brokers
+        .shared
+        .tls_session
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     drop(brokers);
 
     let wire_bytes = bytes1 - bytes0;
@@ -303,7 +351,7 @@ pub async fn run(options: SyntheticOptions) -> Result<SyntheticReport, BenchErro
         // The same bytes in pieces the size of a fetch response's records.
         let chunk: Vec<u8> = batch.as_bytes().iter().copied().cycle().take(1 << 20).collect();
         Some(
-            tokio::task::spawn_blocking(move || relay::run(wire_bytes, &chunk))
+            tokio::task::spawn_blocking(move || relay::run(wire_bytes, &chunk, relay_tls))
                 .await
                 .map_err(|e| BenchError::NoData(format!("the relay baseline failed: {e}")))?
                 .map_err(|e| BenchError::io("running the relay baseline", e))?,
@@ -312,6 +360,7 @@ pub async fn run(options: SyntheticOptions) -> Result<SyntheticReport, BenchErro
     Ok(SyntheticReport {
         options,
         batch_bytes,
+        tls_session,
         seconds,
         wire_bytes,
         records: records1 - records0,
@@ -326,39 +375,4 @@ pub async fn run(options: SyntheticOptions) -> Result<SyntheticReport, BenchErro
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A short run: records flow, the sink checked and accepted every batch, the relay moved
-    /// the same bytes. No timing is asserted.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_short_synthetic_run_moves_validated_records() {
-        let options = SyntheticOptions {
-            record_size: 256,
-            batch_records: 8,
-            codec: Codec::Zstd,
-            partitions: 3,
-            max_in_flight: 5,
-            rtt_ms: 1,
-            rate_mb: 0.0,
-            fetch_max_bytes: 1 << 20,
-            duration_secs: 20,
-            warmup_secs: 0,
-            records: Some(2_000),
-            memory_budget_bytes: 64 * 1024 * 1024,
-            no_baseline: false,
-        };
-        let report = run(options).await.unwrap();
-        assert_eq!(report.rejected, 0, "{report}");
-        assert!(report.records >= 2_000, "{report}");
-        assert_eq!(report.records, report.batches * 8, "{report}");
-        assert_eq!(
-            report.wire_bytes,
-            report.batches * report.batch_bytes as u64,
-            "{report}"
-        );
-        assert!(report.latency.count() > 0, "{report}");
-        assert_eq!(report.baseline.map(|b| b.bytes), Some(report.wire_bytes));
-        assert!(report.to_string().contains("every batch accepted"));
-    }
-}
+mod tests;

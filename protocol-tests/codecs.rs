@@ -117,12 +117,13 @@ async fn via_fake_broker(codec: &str, expected: Compression) {
     let broker = FakeBroker::start().await;
     broker.create_topic("codec", 1);
     let sent = source_records();
-    let offsets = pyclient::produce_when_ready(
+    let offsets = pyclient::produce_with(
         &broker.addr(),
         "codec",
         0,
         json!({"compression.type": codec, "batch.num.messages": 64, "linger.ms": 120_000}),
         &sent,
+        true,
     )
     .await;
     assert_eq!(offsets, (0..COUNT as i64).collect::<Vec<_>>());

@@ -111,20 +111,11 @@ pub async fn produce(
     produce_with(bootstrap, topic, partition, config, records, false).await
 }
 
-/// As [`produce`], but the first record is produced only once librdkafka knows the
-/// partition's leader, so that none waits in its unassigned queue (which it leaves in batches
-/// cut by timing): with a long `linger.ms`, the batches then depend on the settings only.
-pub async fn produce_when_ready(
-    bootstrap: &str,
-    topic: &str,
-    partition: i32,
-    config: Value,
-    records: &[PyRecord],
-) -> Vec<i64> {
-    produce_with(bootstrap, topic, partition, config, records, true).await
-}
-
-async fn produce_with(
+/// As [`produce`]; with `wait_for_metadata` the first record is produced only once
+/// librdkafka knows the partition's leader, so that none waits in its unassigned queue
+/// (which it leaves in batches cut by timing): with a long `linger.ms`, the batches then
+/// depend on the settings only.
+pub async fn produce_with(
     bootstrap: &str,
     topic: &str,
     partition: i32,

@@ -245,6 +245,42 @@ async fn wrong_passwords_and_unknown_mechanisms_are_final_errors() {
     assert_eq!(gate.authenticated(), 0);
 }
 
+/// A wrong password stays final when another bootstrap server merely refuses connections
+/// (down for maintenance): whichever address is tried last, retrying cannot fix the password.
+#[tokio::test]
+async fn a_wrong_password_is_final_beside_a_refusing_bootstrap_server() {
+    let broker = FakeBroker::start().await;
+    let gate = SaslGate::start(
+        &broker.addr(),
+        GateConfig::new(&[SaslMechanism::Plain], "alice", PASSWORD),
+    )
+    .await;
+    // A port nothing listens on: the connection is refused, a retriable failure.
+    let refusing = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    for seeds in [[gate.addr(), refusing.clone()], [refusing.clone(), gate.addr()]] {
+        let err = Cluster::bootstrap("prod-eu", &seeds, sasl_plaintext(SaslMechanism::Plain, WRONG))
+            .await
+            .unwrap_err();
+        assert!(!err.is_retriable(), "{seeds:?}: {err}");
+        assert!(
+            err.to_string().contains("check the username and password"),
+            "{err}"
+        );
+    }
+    // Refused alone stays retriable.
+    let err = Cluster::bootstrap(
+        "prod-eu",
+        &[refusing],
+        sasl_plaintext(SaslMechanism::Plain, WRONG),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.is_retriable(), "{err}");
+}
+
 #[tokio::test]
 async fn a_scram_server_that_cannot_prove_the_password_is_refused() {
     let broker = FakeBroker::start().await;

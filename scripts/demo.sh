@@ -2,7 +2,9 @@
 # The demo: two local Kafka-compatible brokers (tansu, sqlite storage, 127.0.0.1 only), a
 # source filled with sample data by librdkafka (confluent-kafka), and kmirror replicating it
 # with config/demo.properties, an MM2-style file. Prints what was replicated and how fast,
-# checks the target against the source with librdkafka, and stops kmirror with SIGTERM.
+# checks the target against the source with librdkafka, moves a consumer group that stopped
+# in the middle of batches to the target (`kmirror offsets translate --commit`) and checks that
+# it resumes at exactly the record it would have read next, and stops kmirror with SIGTERM.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -90,6 +92,76 @@ for r in json.load(sys.stdin)["records"]:
     print(" ", r["offset"], bytes.fromhex(r["key"]).decode(), bytes.fromhex(r["value"]).decode(),
           [(k, v and bytes.fromhex(v).decode()) for k, v in r["headers"]])'
 "$kmirror" inspect -b 127.0.0.1:19093 -t source.orders -p 3 --max-batches 3
+
+echo "== a consumer group on the source: billing reads part of orders and commits in the middle of batches"
+# tansu merges a partition's records into large batches when it serves them (the inspect above
+# shows source.orders-3 as one batch of 1000 records), so these offsets fall inside batches: where MM2's sampled offset syncs and its "+1"
+# rule would make the group re-read records after the move.
+"$python" - "$work/expected.json" <<'PY'
+import json, sys
+from confluent_kafka import Consumer, TopicPartition
+common = {"bootstrap.servers": "127.0.0.1:19092", "enable.metrics.push": False, "log_level": 3,
+          "enable.auto.commit": False}
+consumed = {0: 137, 1: 250, 2: 333, 3: 501}
+def read(group, partition, offset, count):
+    c = Consumer({**common, "group.id": group})
+    c.assign([TopicPartition("orders", partition, offset)])
+    out = []
+    while len(out) < count:
+        m = c.poll(10)
+        if m is None:
+            sys.exit(f"orders-{partition}: no record within 10 s")
+        if m.error():
+            sys.exit(f"orders-{partition}: {m.error()}")
+        out.append(m)
+    return c, out
+expected = {}
+for partition, count in consumed.items():
+    c, _ = read("billing", partition, 0, count)
+    c.commit(offsets=[TopicPartition("orders", partition, count)], asynchronous=False)
+    c.close()
+    # What the group would read next on the source.
+    c, nxt = read("kmirror-demo-reader", partition, count, 3)
+    c.close()
+    expected[partition] = [[m.key().hex(), m.value().hex(), [[k, v.hex()] for k, v in m.headers() or []]] for m in nxt]
+json.dump(expected, open(sys.argv[1], "w"))
+print("group billing committed", {f"orders-{p}": n for p, n in consumed.items()})
+PY
+
+echo "== kmirror offsets translate --config config/demo.properties --group billing"
+(cd "$work" && "$kmirror" offsets translate --config "$root/config/demo.properties" --group billing)
+echo "== kmirror offsets translate --config config/demo.properties --group billing --commit"
+(cd "$work" && "$kmirror" offsets translate --config "$root/config/demo.properties" --group billing --commit)
+
+# The group's first records on the target must be the ones it would have read next on the source.
+"$python" - "$work/expected.json" <<'PY'
+import json, sys
+from confluent_kafka import Consumer, TopicPartition
+expected = {int(p): v for p, v in json.load(open(sys.argv[1])).items()}
+c = Consumer({"bootstrap.servers": "127.0.0.1:19093", "enable.metrics.push": False, "log_level": 3,
+              "group.id": "billing", "enable.auto.commit": False, "auto.offset.reset": "error"})
+got, wrong = {}, []
+for partition, want in expected.items():
+    # No offset given: librdkafka starts at the group's committed offset on the target.
+    c.assign([TopicPartition("source.orders", partition)])
+    records = []
+    while len(records) < len(want):
+        m = c.poll(10)
+        if m is None or m.error():
+            wrong.append(f"source.orders-{partition}: {m and m.error() or 'no record within 10 s'}")
+            break
+        records.append([m.key().hex(), m.value().hex(), [[k, v.hex()] for k, v in m.headers() or []]])
+    c.unassign()
+    if records != want:
+        wrong.append(f"source.orders-{partition}: first records differ from the source's next ones")
+    got[partition] = records
+c.close()
+if wrong:
+    sys.exit("check FAILED: " + "; ".join(wrong))
+first = bytes.fromhex(got[0][0][0]).decode()
+print(f"check ok: on the target, group billing reads first exactly the records it would have read next on the source "
+      f"({len(expected)} partitions x {len(expected[0])} records, keys, values and headers; source.orders-0 starts at {first})")
+PY
 
 echo "== SIGTERM"
 kill -TERM "$kmirror_pid"

@@ -51,6 +51,10 @@ def produce(req):
     conf = {"bootstrap.servers": req["bootstrap"], **COMMON, **req.get("security", {}), "linger.ms": 100, "batch.num.messages": 100000}
     conf.update(req.get("config", {}))
     producer = Producer(conf)
+    if req.get("wait_for_metadata"):
+        # Produce only once the partition's leader is known: records produced before that wait
+        # in librdkafka's unassigned queue and leave it in batches cut by timing.
+        producer.list_topics(req["topic"], timeout=30)
     offsets = [None] * len(req["records"])
     errors = []
 

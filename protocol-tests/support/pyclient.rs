@@ -108,9 +108,25 @@ pub async fn produce(
     config: Value,
     records: &[PyRecord],
 ) -> Vec<i64> {
+    produce_with(bootstrap, topic, partition, config, records, false).await
+}
+
+/// As [`produce`]; with `wait_for_metadata` the first record is produced only once
+/// librdkafka knows the partition's leader, so that none waits in its unassigned queue
+/// (which it leaves in batches cut by timing): with a long `linger.ms`, the batches then
+/// depend on the settings only.
+pub async fn produce_with(
+    bootstrap: &str,
+    topic: &str,
+    partition: i32,
+    config: Value,
+    records: &[PyRecord],
+    wait_for_metadata: bool,
+) -> Vec<i64> {
     let answer = run_async(
         "produce",
-        json!({"bootstrap": bootstrap, "topic": topic, "partition": partition, "config": config, "records": records}),
+        json!({"bootstrap": bootstrap, "topic": topic, "partition": partition, "config": config,
+               "records": records, "wait_for_metadata": wait_for_metadata}),
     )
     .await;
     serde_json::from_value(answer["offsets"].clone()).expect("offsets")

@@ -161,7 +161,7 @@ impl Cluster {
             let conn = match self.connection(addr).await {
                 Ok(c) => c,
                 Err(ClusterError::Connection { source, .. }) => {
-                    last = Some(source);
+                    keep_final(&mut last, source, ConnectionError::is_retriable);
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -182,7 +182,7 @@ impl Cluster {
                     metrics::metadata_refreshed(&self.name, true);
                     return Ok(snapshot);
                 }
-                Err(e) => last = Some(e),
+                Err(e) => keep_final(&mut last, e, ConnectionError::is_retriable),
             }
         }
         metrics::metadata_refreshed(&self.name, false);
@@ -223,5 +223,14 @@ impl Cluster {
                 metrics::connection_closed(&self.name);
             }
         }
+    }
+}
+
+/// Keeps `e` as the error to report unless a final one (wrong password, untrusted
+/// certificate) is already kept: one broker refusing connections must not turn a failure
+/// that retrying cannot fix into one that is retried forever.
+fn keep_final<E>(last: &mut Option<E>, e: E, retriable: fn(&E) -> bool) {
+    if last.as_ref().is_none_or(retriable) {
+        *last = Some(e);
     }
 }

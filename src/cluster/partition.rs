@@ -488,7 +488,7 @@ impl Cluster {
         for addr in self.metadata_candidates() {
             match self.connection(&addr).await {
                 Ok(c) => return Ok(c),
-                Err(e) => last = Some(e),
+                Err(e) => super::keep_final(&mut last, e, ClusterError::is_retriable),
             }
         }
         Err(last.unwrap_or_else(|| ClusterError::Bootstrap {

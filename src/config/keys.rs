@@ -202,6 +202,18 @@ pub(crate) fn security_key(key: &str) -> bool {
     super::security::is_security_key(key)
 }
 
+/// Keys whose value may be a secret where kmirror does not read it (a security key in a
+/// flow's scope or per client, `producer.sasl.jaas.config`; any `…password…` or `…jaas…`
+/// key): ignored, and their values are not kept in a config's `properties`, where Debug
+/// output would show them.
+pub(crate) fn may_hold_secret(key: &str) -> bool {
+    let plain = ["producer.", "consumer.", "admin."]
+        .iter()
+        .find_map(|p| key.strip_prefix(p))
+        .unwrap_or(key);
+    security_key(plain) || ["password", "jaas", "secret"].iter().any(|w| key.contains(w))
+}
+
 /// Connect worker keys MM2 reads at top level or per target cluster, not needed by kmirror
 /// (it keeps no Connect topics and converts nothing).
 pub(crate) fn is_worker_key(key: &str) -> bool {

@@ -176,6 +176,8 @@ impl Layout {
                     key,
                     format!("is per cluster: set `<alias>.{key}`; ignored at top level"),
                 );
+            } else if is_client_security_key(key) {
+                report.warn(key, PER_CLIENT_SECURITY);
             } else if !is_top_level_key(key) {
                 report.warn(key, "unknown key, ignored");
             }
@@ -184,11 +186,7 @@ impl Layout {
         for (alias, keys) in &self.clusters {
             for key in keys.keys() {
                 if is_client_security_key(key) {
-                    report.warn(
-                        &format!("{alias}.{key}"),
-                        "per-client security keys are not supported: kmirror uses the cluster's \
-                         own keys (without producer./consumer./admin.) for every connection; ignored",
-                    );
+                    report.warn(&format!("{alias}.{key}"), PER_CLIENT_SECURITY);
                 } else if !is_cluster_key(key) {
                     report.warn(&format!("{alias}.{key}"), "not used by kmirror, ignored");
                 }
@@ -203,7 +201,12 @@ impl Layout {
             }
             for key in keys.keys() {
                 let written = format!("{source}->{target}.{key}");
-                if !is_flow_key(key) {
+                if keys::security_key(key) || is_client_security_key(key) {
+                    report.warn(
+                        &written,
+                        "security keys are per cluster (`<alias>.ssl.…`, `<alias>.sasl.…`); ignored in a flow",
+                    );
+                } else if !is_flow_key(key) {
                     report.warn(&written, "unknown key, ignored");
                 }
                 warn_deprecated(report, &written, key);
@@ -211,6 +214,9 @@ impl Layout {
         }
     }
 }
+
+const PER_CLIENT_SECURITY: &str = "per-client security keys are not supported: kmirror uses the \
+    cluster's own keys (without producer./consumer./admin.) for every connection; ignored";
 
 fn warn_deprecated(report: &mut Report, written: &str, key: &str) {
     let current = match key {

@@ -243,3 +243,40 @@ fn secrets_appear_in_no_message_and_no_debug_output() {
     .unwrap_err();
     assert!(!err.to_string().contains(password), "{err}");
 }
+
+/// Security keys where kmirror does not read them (in a flow's scope, per client, in TOML
+/// `properties`) are ignored with a warning, and their values must not be kept where Debug
+/// output can show them.
+#[test]
+fn ignored_security_keys_keep_no_secret() {
+    let password = "Sup3r-Secret-Pw";
+    let jaas = format!(
+        "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"{password}\";"
+    );
+    for extra in [
+        format!("source->target.sasl.jaas.config={jaas}\n"),
+        format!("producer.sasl.jaas.config={jaas}\n"),
+        format!("source->target.producer.sasl.jaas.config={jaas}\n"),
+        format!("source->target.consumer.ssl.key.password={password}\n"),
+        format!("source.producer.sasl.jaas.config={jaas}\n"),
+        format!("admin.sasl.password={password}\n"),
+    ] {
+        let c = props(&extra).unwrap();
+        assert!(!format!("{c:?}").contains(password), "{extra}");
+        let key = extra.split('=').next().unwrap();
+        assert!(
+            c.warnings.iter().any(|w| w.contains(key)),
+            "{extra}: {:?}",
+            c.warnings
+        );
+    }
+    let toml = format!(
+        "[clusters.s]\nbootstrap_servers = [\"s:9092\"]\n\
+         [clusters.s.properties]\n\"producer.sasl.jaas.config\" = '{jaas}'\n\
+         [clusters.t]\nbootstrap_servers = [\"t:9092\"]\n\
+         [[flows]]\nsource = \"s\"\ntarget = \"t\"\n\
+         [flows.properties]\n\"sasl.jaas.config\" = '{jaas}'\n\"ssl.key.password\" = \"{password}\"\n"
+    );
+    let c = from_toml_str(&toml, "kmirror.toml").unwrap();
+    assert!(!format!("{c:?}").contains(password), "{:?}", c.warnings);
+}

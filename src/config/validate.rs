@@ -152,6 +152,7 @@ fn cluster(r: &mut Report, c: ClusterDraft) -> Option<ClusterConfig> {
     let properties = c
         .properties
         .into_iter()
+        .filter(|(name, _)| !keys::may_hold_secret(name))
         .map(|(name, k)| (name, k.value))
         .collect();
     let security = security::build(r, &c.security, &c.security_names);
@@ -256,6 +257,7 @@ fn flow(
                     r.problem(&key, e);
                 }
             }
+            None if keys::may_hold_secret(&name) => continue,
             None => {}
         }
         properties.insert(name, value);

@@ -66,11 +66,19 @@ pub async fn sync_group(
 ) -> Result<SyncReport, ClusterError> {
     let described = target.describe_group(group).await?;
     let current = target.committed_offsets(group).await?;
+    let unreadable: Vec<(String, i32)> = current
+        .failed
+        .iter()
+        .filter_map(|e| match e {
+            ClusterError::Group { at: Some(at), .. } => Some((**at).clone()),
+            _ => None,
+        })
+        .collect();
     let mut report = SyncReport {
         failed: current.failed,
         ..SyncReport::default()
     };
-    match decide(&described, &current.offsets, checkpoints) {
+    match decide(&described, &current.offsets, &unreadable, checkpoints) {
         SyncDecision::Active { state, members } => report.active = Some((format!("{state:?}"), members)),
         SyncDecision::Sync(plan) => {
             report.ahead = plan.ahead;

@@ -6,7 +6,8 @@
 //!   its consumers own its offsets. MM2 relies on the broker refusing the commit; kmirror
 //!   does not send it.
 //! - a partition whose target offset is already at or past the translation is left alone:
-//!   a group is never rewound.
+//!   a group is never rewound. Nor is a partition whose target offset could not be read (the
+//!   target answered OffsetFetch with an error for it): it may be ahead.
 
 use std::collections::HashMap;
 
@@ -31,6 +32,8 @@ pub struct SyncPlan {
     pub ahead: Vec<SkippedAhead>,
     /// Partitions whose target offset already equals the translation.
     pub unchanged: usize,
+    /// Partitions left alone because their target offset could not be read.
+    pub unreadable: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,10 +45,13 @@ pub struct SkippedAhead {
 }
 
 /// Decides for one group: `described` is the group on the target, `target_offsets` its
-/// committed offsets there, `checkpoints` its translations (target topic names).
+/// committed offsets there, `unreadable` the partitions (target topic, partition) whose
+/// committed offset the target could not tell, `checkpoints` its translations (target topic
+/// names).
 pub fn decide(
     described: &GroupDescription,
     target_offsets: &[CommittedOffset],
+    unreadable: &[(String, i32)],
     checkpoints: &[GroupCheckpoint],
 ) -> SyncDecision {
     let idle = described.members == 0 && matches!(described.state, GroupState::Empty | GroupState::Dead);
@@ -61,6 +67,10 @@ pub fn decide(
         .collect();
     let mut plan = SyncPlan::default();
     for c in checkpoints {
+        if unreadable.iter().any(|(t, p)| *t == c.topic && *p == c.partition) {
+            plan.unreadable += 1;
+            continue;
+        }
         match current.get(&(c.topic.as_str(), c.partition)) {
             Some(&target) if target > c.downstream => plan.ahead.push(SkippedAhead {
                 topic: c.topic.clone(),
@@ -114,6 +124,7 @@ mod tests {
         let d = decide(
             &described(GroupState::Empty, 0),
             &[committed(0, 5), committed(1, 50), committed(2, 7)],
+            &[],
             &[
                 checkpoint(0, 10),
                 checkpoint(1, 20),
@@ -141,7 +152,7 @@ mod tests {
 
     #[test]
     fn an_unknown_group_gets_every_translation() {
-        let d = decide(&described(GroupState::Dead, 0), &[], &[checkpoint(0, 10)]);
+        let d = decide(&described(GroupState::Dead, 0), &[], &[], &[checkpoint(0, 10)]);
         assert!(matches!(d, SyncDecision::Sync(p) if p.commit.len() == 1));
     }
 
@@ -154,8 +165,26 @@ mod tests {
             (GroupState::Empty, 1),
             (GroupState::Other("Assigning".to_owned()), 0),
         ] {
-            let d = decide(&described(state.clone(), members), &[], &[checkpoint(0, 10)]);
+            let d = decide(&described(state.clone(), members), &[], &[], &[checkpoint(0, 10)]);
             assert_eq!(d, SyncDecision::Active { state, members });
         }
+    }
+
+    #[test]
+    fn a_partition_whose_target_offset_is_unreadable_is_not_committed() {
+        // The target could not tell partition 1's offset: it may be ahead of the translation,
+        // so committing there could rewind the group.
+        let d = decide(
+            &described(GroupState::Empty, 0),
+            &[committed(0, 5)],
+            &[("A.t".to_owned(), 1)],
+            &[checkpoint(0, 10), checkpoint(1, 20)],
+        );
+        let SyncDecision::Sync(plan) = d else {
+            panic!("{d:?}")
+        };
+        let commits: Vec<(i32, i64)> = plan.commit.iter().map(|c| (c.partition, c.offset)).collect();
+        assert_eq!(commits, [(0, 10)]);
+        assert_eq!(plan.unreadable, 1);
     }
 }

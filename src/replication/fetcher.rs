@@ -251,3 +251,58 @@ fn partition_error(
         message,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ask(budget: &Arc<Semaphore>, partition: i32, room: u32) -> Ask {
+        Ask {
+            topic: Arc::from("t"),
+            partition,
+            offset: 0,
+            room: Some(
+                budget
+                    .clone()
+                    .try_acquire_many_owned(room)
+                    .expect("budget available"),
+            ),
+            reply: oneshot::channel().0,
+        }
+    }
+
+    #[test]
+    fn a_request_asks_for_no_more_than_its_partitions_reserved() {
+        let budget = Arc::new(Semaphore::new(1 << 20));
+        let options = FetchOptions {
+            max_bytes: 8 << 20,
+            partition_max_bytes: 1 << 20,
+            ..FetchOptions::default()
+        };
+        let asks: Vec<Ask> = (0..3).map(|p| ask(&budget, p, 100 + p as u32)).collect();
+        let request = build_request(&asks, &options);
+        assert_eq!(request.max_bytes, 303);
+        let limits: Vec<i32> = request.topics[0]
+            .partitions
+            .iter()
+            .map(|p| p.partition_max_bytes)
+            .collect();
+        assert_eq!(limits, [100, 101, 102]);
+
+        // Rooms larger than the configured limits leave the limits as they are.
+        let wide = [ask(&budget, 0, 600 << 10), ask(&budget, 1, 300 << 10)];
+        let small = FetchOptions {
+            max_bytes: 512 << 10,
+            partition_max_bytes: 400 << 10,
+            ..FetchOptions::default()
+        };
+        let request = build_request(&wide, &small);
+        assert_eq!(request.max_bytes, 512 << 10);
+        let limits: Vec<i32> = request.topics[0]
+            .partitions
+            .iter()
+            .map(|p| p.partition_max_bytes)
+            .collect();
+        assert_eq!(limits, [400 << 10, 300 << 10]);
+    }
+}

@@ -25,8 +25,13 @@ pub struct Running {
 
 /// The engine between two fake brokers with the test MM2 configuration (`source->target`).
 pub fn start(source: &FakeBroker, target: &FakeBroker) -> Running {
+    start_with(source, target, "")
+}
+
+/// [`start`] with `extra` lines of MM2 properties.
+pub fn start_with(source: &FakeBroker, target: &FakeBroker, extra: &str) -> Running {
     let dir = tempfile::tempdir().unwrap();
-    let path = mm2_properties(dir.path(), &source.addr(), &target.addr(), "");
+    let path = mm2_properties(dir.path(), &source.addr(), &target.addr(), extra);
     let mut config = kmirror::config::load(&path).unwrap();
     config.state_dir = dir.path().join("state");
     let (shutdown, rx) = watch::channel(false);
@@ -49,16 +54,21 @@ impl Running {
 }
 
 /// Records on the target partition, in order, with their values.
-fn target_values(target: &FakeBroker, topic: &str) -> Vec<Option<Bytes>> {
+pub fn target_values(target: &FakeBroker, topic: &str) -> Vec<Option<Bytes>> {
+    partition_values(target, topic, 0)
+}
+
+/// [`target_values`] of one partition.
+pub fn partition_values(target: &FakeBroker, topic: &str, partition: i32) -> Vec<Option<Bytes>> {
     target
-        .log(topic, 0)
+        .log(topic, partition)
         .into_iter()
         .flat_map(|s| decode_records(&RecordBatch::try_from_bytes(s.bytes).unwrap()).unwrap())
         .map(|r| r.value)
         .collect()
 }
 
-fn values(batch: &RecordBatch) -> Vec<Option<Bytes>> {
+pub fn values(batch: &RecordBatch) -> Vec<Option<Bytes>> {
     decode_records(batch)
         .unwrap()
         .into_iter()

@@ -49,11 +49,11 @@ impl FlowContext {
         *self.shutdown.borrow()
     }
 
-    /// Reserves room for `bytes` of batch data in flight (the whole process shares one
-    /// budget); waits while the budget is spent. A batch larger than the whole budget takes
-    /// all of it. The permit travels with the batch to the produce loop and is returned when
-    /// the target answers it: were it returned only when the partition task settles its acks,
-    /// every task could wait here for budget held by acks none of them can settle.
+    /// Reserves room for `bytes` of fetched or rebuilt batch data (the whole process shares
+    /// one budget); waits while the budget is spent. More than the whole budget takes all of
+    /// it. Batches carry their share to the produce loop, which returns it when the target
+    /// answers them: were it returned only when the partition task settles its acks, every
+    /// task could wait here for budget held by acks none of them can settle.
     pub(crate) async fn reserve(&self, bytes: usize) -> OwnedSemaphorePermit {
         let n = bytes.clamp(1, self.budget_bytes) as u32;
         self.budget
@@ -61,6 +61,12 @@ impl FlowContext {
             .acquire_many_owned(n)
             .await
             .expect("the budget semaphore is never closed")
+    }
+
+    /// [`Self::reserve`] without waiting: `None` while the budget is spent.
+    pub(crate) fn try_reserve(&self, bytes: usize) -> Option<OwnedSemaphorePermit> {
+        let n = bytes.clamp(1, self.budget_bytes) as u32;
+        self.budget.clone().try_acquire_many_owned(n).ok()
     }
 
     async fn leader_addr(cluster: &Cluster, topic: &str, partition: i32) -> Result<String, ClusterError> {
@@ -87,14 +93,22 @@ impl FlowContext {
     pub(crate) async fn fetcher_for(&self, topic: &str, partition: i32) -> Result<Fetcher, ClusterError> {
         let addr = Self::leader_addr(&self.source, topic, partition).await?;
         let mut fetchers = self.fetchers.lock().unwrap_or_else(|p| p.into_inner());
+        let spawn = || {
+            Fetcher::spawn(
+                self.source.clone(),
+                addr.clone(),
+                self.fetch_options.clone(),
+                self.budget.clone(),
+            )
+        };
         let fetcher = fetchers
             .entry(addr.clone())
             .and_modify(|f| {
                 if f.is_closed() {
-                    *f = Fetcher::spawn(self.source.clone(), addr.clone(), self.fetch_options.clone());
+                    *f = spawn();
                 }
             })
-            .or_insert_with(|| Fetcher::spawn(self.source.clone(), addr.clone(), self.fetch_options.clone()));
+            .or_insert_with(spawn);
         Ok(fetcher.clone())
     }
 

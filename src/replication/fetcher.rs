@@ -3,6 +3,10 @@
 //! (read_committed), sends it to the broker and hands each partition its slice of the
 //! response. The records stay slices of the response frame: nothing is copied or decoded.
 //!
+//! Every ask brings the budget its partition reserved for what it may receive: the rooms of
+//! one request cap its `max_bytes`, and what the response holds stays counted until its last
+//! batch is answered (`budget`).
+//!
 //! One request is in flight per broker; asks that arrive meanwhile ride on the next one. A
 //! fetch returns as soon as any partition has data (min_bytes 1), so a busy partition is never
 //! held back by idle ones for longer than one round trip.
@@ -13,18 +17,24 @@ use std::sync::Arc;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::{FetchRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
+use super::budget::{ResponseHold, hold_response};
 use crate::cluster::partition::{ResponseIssue, process_fetch_partition};
 use crate::cluster::{Cluster, ClusterError, FetchOptions, FetchedPartition};
 
-type Reply = oneshot::Sender<Result<FetchedPartition, ClusterError>>;
+/// A partition's slice of a fetch response and the budget the response holds.
+pub(crate) type Fetched = (FetchedPartition, ResponseHold);
+
+type Reply = oneshot::Sender<Result<Fetched, ClusterError>>;
 
 #[derive(Debug)]
 struct Ask {
     topic: Arc<str>,
     partition: i32,
     offset: i64,
+    /// The budget reserved for what this partition may receive, until the response is in.
+    room: Option<OwnedSemaphorePermit>,
     reply: Reply,
 }
 
@@ -35,9 +45,14 @@ pub(crate) struct Fetcher {
 }
 
 impl Fetcher {
-    pub(crate) fn spawn(cluster: Arc<Cluster>, addr: String, options: FetchOptions) -> Self {
+    pub(crate) fn spawn(
+        cluster: Arc<Cluster>,
+        addr: String,
+        options: FetchOptions,
+        budget: Arc<Semaphore>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(1024);
-        drop(tokio::spawn(run(cluster, addr, options, rx)));
+        drop(tokio::spawn(run(cluster, addr, options, budget, rx)));
         Self { tx }
     }
 
@@ -46,18 +61,22 @@ impl Fetcher {
         self.tx.is_closed()
     }
 
+    /// Fetches from `offset`, at most `room`'s bytes (but a first batch larger than that, as
+    /// brokers do); the room becomes part of the response's hold.
     pub(crate) async fn fetch(
         &self,
         cluster: &Cluster,
         topic: &Arc<str>,
         partition: i32,
         offset: i64,
-    ) -> Result<FetchedPartition, ClusterError> {
+        room: OwnedSemaphorePermit,
+    ) -> Result<Fetched, ClusterError> {
         let (reply, rx) = oneshot::channel();
         let ask = Ask {
             topic: topic.clone(),
             partition,
             offset,
+            room: Some(room),
             reply,
         };
         let gone = || ClusterError::Connection {
@@ -71,13 +90,17 @@ impl Fetcher {
     }
 }
 
+/// Never more than the partitions reserved: many partitions cannot all hold full responses.
 fn build_request(asks: &[Ask], options: &FetchOptions) -> FetchRequest {
+    let cap = |n: usize| i32::try_from(n).unwrap_or(i32::MAX).max(1);
+    let room = |a: &Ask| a.room.as_ref().map_or(0, OwnedSemaphorePermit::num_permits);
+    let rooms: usize = asks.iter().map(room).sum();
     let mut topics: Vec<FetchTopic> = Vec::new();
     for ask in asks {
         let partition = FetchPartition::default()
             .with_partition(ask.partition)
             .with_fetch_offset(ask.offset)
-            .with_partition_max_bytes(options.partition_max_bytes);
+            .with_partition_max_bytes(options.partition_max_bytes.min(cap(room(ask))));
         match topics.iter_mut().find(|t| t.topic.0.as_str() == &*ask.topic) {
             Some(t) => t.partitions.push(partition),
             None => topics.push(
@@ -90,12 +113,18 @@ fn build_request(asks: &[Ask], options: &FetchOptions) -> FetchRequest {
     FetchRequest::default()
         .with_max_wait_ms(options.max_wait.as_millis().min(i32::MAX as u128) as i32)
         .with_min_bytes(options.min_bytes)
-        .with_max_bytes(options.max_bytes)
+        .with_max_bytes(options.max_bytes.min(cap(rooms)))
         .with_isolation_level(options.isolation as i8)
         .with_topics(topics)
 }
 
-async fn run(cluster: Arc<Cluster>, addr: String, options: FetchOptions, mut rx: mpsc::Receiver<Ask>) {
+async fn run(
+    cluster: Arc<Cluster>,
+    addr: String,
+    options: FetchOptions,
+    budget: Arc<Semaphore>,
+    mut rx: mpsc::Receiver<Ask>,
+) {
     while let Some(first) = rx.recv().await {
         let mut asks = vec![first];
         while let Ok(more) = rx.try_recv() {
@@ -112,14 +141,20 @@ async fn run(cluster: Arc<Cluster>, addr: String, options: FetchOptions, mut rx:
                 now.push(ask);
             }
         }
-        serve(&cluster, &addr, &options, now).await;
+        serve(&cluster, &addr, &options, &budget, now).await;
         if !later.is_empty() {
-            serve(&cluster, &addr, &options, later).await;
+            serve(&cluster, &addr, &options, &budget, later).await;
         }
     }
 }
 
-async fn serve(cluster: &Cluster, addr: &str, options: &FetchOptions, asks: Vec<Ask>) {
+async fn serve(
+    cluster: &Cluster,
+    addr: &str,
+    options: &FetchOptions,
+    budget: &Arc<Semaphore>,
+    mut asks: Vec<Ask>,
+) {
     let request = build_request(&asks, options);
     let response = match cluster.connection(addr).await {
         Ok(conn) => {
@@ -153,6 +188,21 @@ async fn serve(cluster: &Cluster, addr: &str, options: &FetchOptions, asks: Vec<
             return;
         }
     };
+    // The records are slices of one frame, which lives as long as any of them.
+    let size: usize = response
+        .responses
+        .iter()
+        .flat_map(|t| &t.partitions)
+        .map(|p| p.records.as_ref().map_or(0, |r| r.len()))
+        .sum();
+    let mut rooms: Option<OwnedSemaphorePermit> = None;
+    for room in asks.iter_mut().filter_map(|a| a.room.take()) {
+        match &mut rooms {
+            Some(r) => r.merge(room),
+            None => rooms = Some(room),
+        }
+    }
+    let hold = hold_response(budget, rooms, size);
     let mut by_partition = HashMap::new();
     for topic in std::mem::take(&mut response.responses) {
         let name: Arc<str> = Arc::from(topic.topic.0.as_str());
@@ -161,21 +211,26 @@ async fn serve(cluster: &Cluster, addr: &str, options: &FetchOptions, asks: Vec<
         }
     }
     for ask in asks {
-        let result = match by_partition.remove(&(ask.topic.clone(), ask.partition)) {
-            None => Err(ClusterError::MissingPartition {
-                cluster: cluster.name().to_owned(),
-                broker: addr.to_owned(),
-                api: "Fetch",
-                topic: ask.topic.to_string(),
-                partition: ask.partition,
-            }),
-            Some(data) => process_fetch_partition(data).map_err(|issue| match issue {
-                ResponseIssue::Error { code, message } => partition_error(cluster, &ask, code, message),
-                ResponseIssue::Missing => {
-                    partition_error(cluster, &ask, crate::protocol::errors::ErrorCode(-1), None)
-                }
-            }),
-        };
+        let result =
+            match by_partition.remove(&(ask.topic.clone(), ask.partition)) {
+                None => Err(ClusterError::MissingPartition {
+                    cluster: cluster.name().to_owned(),
+                    broker: addr.to_owned(),
+                    api: "Fetch",
+                    topic: ask.topic.to_string(),
+                    partition: ask.partition,
+                }),
+                Some(data) => process_fetch_partition(data)
+                    .map(|f| (f, hold.clone()))
+                    .map_err(|issue| match issue {
+                        ResponseIssue::Error { code, message } => {
+                            partition_error(cluster, &ask, code, message)
+                        }
+                        ResponseIssue::Missing => {
+                            partition_error(cluster, &ask, crate::protocol::errors::ErrorCode(-1), None)
+                        }
+                    }),
+            };
         let _ = ask.reply.send(result);
     }
 }
@@ -194,5 +249,60 @@ fn partition_error(
         offset: Some(ask.offset),
         error,
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ask(budget: &Arc<Semaphore>, partition: i32, room: u32) -> Ask {
+        Ask {
+            topic: Arc::from("t"),
+            partition,
+            offset: 0,
+            room: Some(
+                budget
+                    .clone()
+                    .try_acquire_many_owned(room)
+                    .expect("budget available"),
+            ),
+            reply: oneshot::channel().0,
+        }
+    }
+
+    #[test]
+    fn a_request_asks_for_no_more_than_its_partitions_reserved() {
+        let budget = Arc::new(Semaphore::new(1 << 20));
+        let options = FetchOptions {
+            max_bytes: 8 << 20,
+            partition_max_bytes: 1 << 20,
+            ..FetchOptions::default()
+        };
+        let asks: Vec<Ask> = (0..3).map(|p| ask(&budget, p, 100 + p as u32)).collect();
+        let request = build_request(&asks, &options);
+        assert_eq!(request.max_bytes, 303);
+        let limits: Vec<i32> = request.topics[0]
+            .partitions
+            .iter()
+            .map(|p| p.partition_max_bytes)
+            .collect();
+        assert_eq!(limits, [100, 101, 102]);
+
+        // Rooms larger than the configured limits leave the limits as they are.
+        let wide = [ask(&budget, 0, 600 << 10), ask(&budget, 1, 300 << 10)];
+        let small = FetchOptions {
+            max_bytes: 512 << 10,
+            partition_max_bytes: 400 << 10,
+            ..FetchOptions::default()
+        };
+        let request = build_request(&wide, &small);
+        assert_eq!(request.max_bytes, 512 << 10);
+        let limits: Vec<i32> = request.topics[0]
+            .partitions
+            .iter()
+            .map(|p| p.partition_max_bytes)
+            .collect();
+        assert_eq!(limits, [400 << 10, 300 << 10]);
     }
 }

@@ -15,6 +15,7 @@
 //!  offsets writer: exact (source, target) entries, durable every flush interval
 //! ```
 
+mod budget;
 pub mod classify;
 mod context;
 pub mod engine;

@@ -20,8 +20,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{OwnedSemaphorePermit, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
+use super::budget::{BatchBudget, ResponseHold};
 use super::classify::{AbortedFilter, Action, classify};
 use super::context::{FlowContext, MAX_UNCOMPRESSED_BATCH_BYTES};
 use super::error::ReplicationError;
@@ -239,7 +240,6 @@ impl PartitionTask {
             fetcher: None,
             producer: None,
             lag_seconds: 0.0,
-            fetch_room: None,
             outbox: self.ctx.offset_syncs.as_ref().map(|s| s.outbox()),
         };
         let end = session.pump(frontier, &mut replay, shutdown).await;
@@ -270,9 +270,6 @@ struct Session<'a> {
     producer: Option<Producer>,
     /// The last lag in seconds reported, kept while records are behind but none is in flight.
     lag_seconds: f64,
-    /// Budget reserved for what the current fetch may return; its batches take their share
-    /// from it, the rest is returned once the fetch is processed.
-    fetch_room: Option<OwnedSemaphorePermit>,
     /// Where acknowledged batches go for offset syncs (`None` when they are disabled).
     outbox: Option<SyncOutbox>,
 }
@@ -280,27 +277,6 @@ struct Session<'a> {
 impl Session<'_> {
     fn in_flight(&self) -> usize {
         self.queue.iter().filter(|i| matches!(i, Item::Sent(_))).count()
-    }
-
-    /// A batch's share of the budget, from the fetch's reserved room (and more from the
-    /// budget for a batch larger than what is left of it).
-    async fn take_budget(&mut self, bytes: usize) -> OwnedSemaphorePermit {
-        let ctx = &self.task.ctx;
-        let n = bytes.clamp(1, ctx.budget_bytes);
-        match self.fetch_room.take() {
-            Some(mut room) => match room.split(n) {
-                Some(share) => {
-                    self.fetch_room = Some(room);
-                    share
-                }
-                None => {
-                    let extra = n - room.num_permits();
-                    room.merge(ctx.reserve(extra).await);
-                    room
-                }
-            },
-            None => ctx.reserve(n).await,
-        }
     }
 
     /// Age of the oldest record in flight; with none in flight, 0 when nothing visible is
@@ -346,23 +322,24 @@ impl Session<'_> {
             self.fetcher = fetcher.as_ref().ok().cloned();
             // Room for what the fetch may return, reserved before asking: fetched data waiting
             // to be forwarded counts against the budget too, so memory does not grow with the
-            // number of partitions. Acks return budget without this task, so waiting here
-            // cannot starve the batches this task has in flight.
+            // number of partitions. The fetcher turns it into the response's hold (`budget`).
+            // Acks return budget without this task, so waiting here cannot starve the batches
+            // this task has in flight.
             let room = usize::try_from(ctx.fetch_options.partition_max_bytes).unwrap_or(1);
-            self.fetch_room = Some(tokio::select! {
+            let room = tokio::select! {
                 p = ctx.reserve(room) => p,
                 _ = shutdown.wait_for(|s| *s) => return Ok(End::Shutdown),
-            });
+            };
             let fetched = tokio::select! {
                 r = async {
                     match fetcher {
-                        Ok(f) => f.fetch(&ctx.source, &t.source_topic, t.partition, self.fetch_offset).await,
+                        Ok(f) => f.fetch(&ctx.source, &t.source_topic, t.partition, self.fetch_offset, room).await,
                         Err(e) => Err(e),
                     }
                 } => r,
                 _ = shutdown.wait_for(|s| *s) => return Ok(End::Shutdown),
             };
-            let fetched = match fetched {
+            let (fetched, hold) = match fetched {
                 Ok(f) => f,
                 Err(e) if e.error_code() == Some(ErrorCode(errors::OFFSET_OUT_OF_RANGE)) => {
                     return Err(ReplicationError::SourceDataLost {
@@ -408,11 +385,10 @@ impl Session<'_> {
                         },
                         None,
                     )),
-                    Action::Forward | Action::Renumber => self.forward(&batch, action, replay).await?,
+                    Action::Forward | Action::Renumber => self.forward(&batch, action, &hold, replay).await?,
                 }
                 self.fetch_offset = self.fetch_offset.max(batch.next_offset());
             }
-            self.fetch_room = None;
             let behind = visible_end - self.fetch_offset;
             let seconds = self.lag_seconds(behind);
             ctx.lag.record(&t.source_topic, t.partition, behind, seconds);
@@ -424,6 +400,7 @@ impl Session<'_> {
         &mut self,
         batch: &RecordBatch,
         action: Action,
+        hold: &ResponseHold,
         replay: &mut ReplaySkip,
     ) -> Result<(), ReplicationError> {
         let t = self.task;
@@ -537,7 +514,14 @@ impl Session<'_> {
             Some(s) => s,
             None => record_count - (i32::MAX - self.identity.base_sequence) - 1,
         };
-        let budget = self.take_budget(rewritten.len()).await;
+        let budget = match &reshaped {
+            // A slice of the response, which the hold already counts.
+            None => BatchBudget::slice(hold),
+            // A copy: waiting for budget here, while this task keeps its response alive, could
+            // wait forever if every response's partitions did the same; a copy made while the
+            // budget is spent goes over it by its size until the target answers it.
+            Some(_) => BatchBudget::copy(ctx.try_reserve(rewritten.len())),
+        };
         let producer = match &self.producer {
             Some(p) => Ok(p.clone()),
             None => ctx.producer_for(&t.target_topic, t.partition).await,

@@ -13,9 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::messages::{ApiKey, ProduceRequest};
-use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
+use super::budget::BatchBudget;
 use crate::cluster::partition::{ResponseIssue, process_produce_response};
 use crate::cluster::{Cluster, ClusterError, ProduceAck};
 use crate::net::PendingResponse;
@@ -34,7 +35,7 @@ struct Ask {
     reply: oneshot::Sender<AckResult>,
     /// The batch's share of the memory budget, returned when the batch is answered (acked
     /// or failed), whether or not its partition task has looked at the answer yet.
-    _budget: OwnedSemaphorePermit,
+    _budget: BatchBudget,
 }
 
 /// A handle to the produce loop of one target broker.
@@ -71,7 +72,7 @@ impl Producer {
         topic: &Arc<str>,
         partition: i32,
         batch: RewrittenBatch,
-        budget: OwnedSemaphorePermit,
+        budget: BatchBudget,
     ) -> oneshot::Receiver<AckResult> {
         let (reply, rx) = oneshot::channel();
         let ask = Ask {

@@ -21,15 +21,6 @@ cargo build --release --quiet
 kmirror=$root/target/release/kmirror
 python=$tools/venv/bin/python
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
 free_port() { "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # shellcheck source=scripts/tansu-broker.sh
 source "$root/scripts/tansu-broker.sh"

@@ -15,15 +15,6 @@ kmirror=$root/target/release/kmirror
 python=$tools/venv/bin/python
 client="$python protocol-tests/support/kafka_client.py"
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
 # shellcheck source=scripts/tansu-broker.sh
 source "$root/scripts/tansu-broker.sh"
 start_broker source 19092

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use super::{Entry, OffsetsError, Translation};
+use super::{Entry, OffsetsError};
 
 /// Mappings kept per partition unless the store is configured otherwise. Gapless partitions
 /// stay at one mapping (adjacent batches merge); only batches that cannot merge (gapped ones,
@@ -174,7 +174,13 @@ impl PartitionState {
     /// `None` outside `[oldest mapping's source_base, resume_offset]`, and strictly inside a
     /// gapped (compacted) batch, where the offsets of the records that survived compaction are
     /// not known; its base offset still maps exactly, to its first target record.
-    pub fn translate(&self, source_offset: i64) -> Option<i64> {
+    ///
+    /// Tests only: group checkpointing and `offsets translate` use
+    /// [`translate_committed`](super::translate_committed), which also says why a translation
+    /// is inexact.
+    #[cfg(test)]
+    pub(crate) fn translate(&self, source_offset: i64) -> Option<i64> {
+        use super::Translation;
         match super::translate_committed(self, source_offset, false) {
             Translation::Exact(t) | Translation::NextRecord(t) => Some(t),
             Translation::BatchStart(_) | Translation::Ahead | Translation::Forgotten => None,

@@ -23,8 +23,8 @@ pub(crate) const HEARTBEATS_REPLICATION: &str = "heartbeats.replication.enabled"
 pub(crate) const INTERNAL_SEPARATOR: &str = "replication.policy.internal.topic.separator.enabled";
 
 /// The keys taken out of a flow's properties here, with the kind of value each takes.
-/// ([`INTERNAL_SEPARATOR`] is read here too but stays in the properties, where the
-/// checkpoints topic's naming reads it as well; it is checked as a *later* key.)
+/// ([`INTERNAL_SEPARATOR`] is read here too, for the names of both the offset-syncs and the
+/// checkpoints topics, but left in the properties and validated there as a *later* key.)
 pub(crate) const KEYS: &[(&str, Kind)] = &[
     (EMIT_OFFSET_SYNCS, Kind::Bool),
     (OFFSET_SYNCS_LOCATION, Kind::Choice(&["source", "target"])),

@@ -31,18 +31,10 @@ use checkpoint::{CheckpointLog, GroupCheckpoint, Translated, translate_group};
 use sync::{SyncDecision, decide};
 
 /// MM2's checkpoints topic of `flow` on its target: `<source><sep>checkpoints<sep>internal`,
-/// with `.` as the separator when `replication.policy.internal.topic.separator.enabled` is
-/// false (MM2's `DefaultReplicationPolicy.checkpointsTopic`).
+/// with the internal-topic separator the offset-syncs topic uses too (KIP-949; MM2's
+/// `DefaultReplicationPolicy.checkpointsTopic`).
 pub fn checkpoints_topic(flow: &FlowConfig) -> String {
-    let internal_sep = flow
-        .properties
-        .get("replication.policy.internal.topic.separator.enabled")
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"));
-    let sep = if internal_sep {
-        "."
-    } else {
-        flow.policy.separator()
-    };
+    let sep = flow.internal_topics.internal_separator(&flow.policy);
     format!("{}{sep}checkpoints{sep}internal", flow.source)
 }
 
@@ -318,5 +310,36 @@ impl GroupsTask {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::checkpoints_topic;
+    use crate::config::from_properties_str;
+
+    fn topic_of(extra: &str) -> String {
+        let text = format!(
+            "clusters = A, B\nA.bootstrap.servers = a:9092\nB.bootstrap.servers = b:9092\n\
+             A->B.enabled = true\n{extra}"
+        );
+        let config = from_properties_str(&text, "mm2.properties").expect("config");
+        checkpoints_topic(&config.flows[0])
+    }
+
+    #[test]
+    fn the_checkpoints_topic_follows_the_internal_separator_rule() {
+        assert_eq!(topic_of(""), "A.checkpoints.internal");
+        assert_eq!(
+            topic_of("replication.policy.separator = _\n"),
+            "A_checkpoints_internal"
+        );
+        assert_eq!(
+            topic_of(
+                "replication.policy.separator = _\n\
+                 replication.policy.internal.topic.separator.enabled = false\n"
+            ),
+            "A.checkpoints.internal"
+        );
     }
 }

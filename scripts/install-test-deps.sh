@@ -6,6 +6,8 @@
 #                      engines (default features store nothing: every fetch comes back empty)
 #   .tools/venv        a Python venv with confluent-kafka 2.16.1 (librdkafka 2.16), the
 #                      independent client the tests check results with
+#   .tools/kafka/V     Apache Kafka and MirrorMaker 2 jars, for each version the tests run
+#                      (scripts/install-kafka.sh, from Maven Central through a committed pom)
 #
 # Building tansu takes about ten minutes, so the build is kept in a per-user cache keyed by
 # version and features and copied from there into fresh checkouts.
@@ -45,3 +47,5 @@ else
     python3 -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "confluent-kafka==$confluent_version"
 fi
+
+"$root/scripts/install-kafka.sh"

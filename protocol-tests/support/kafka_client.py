@@ -5,7 +5,7 @@ Subcommands read a JSON request on stdin and print a JSON answer on stdout; bina
 travel as hex strings so that any byte survives. Headers are lists of [key, value] pairs,
 in order, duplicates kept, value null for a null header value.
 
-  create-topic  {"bootstrap", "topic", "partitions"}
+  create-topic  {"bootstrap", "topic", "partitions", "replication_factor"?, "config"?: {...}}
   produce       {"bootstrap", "topic", "partition", "config": {...}, "records": [
                    {"key": hex|null, "value": hex|null, "headers": [[k, hex|null]], "timestamp": ms|null}]}
                 -> {"offsets": [...]}
@@ -26,7 +26,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 COMMON = {
-    # tansu advertises the KIP-714 telemetry APIs without serving them usefully.
+    # No KIP-714 client telemetry pushes: they only add requests to what the tests look at.
     "enable.metrics.push": False,
 }
 
@@ -41,7 +41,10 @@ def hexed(v):
 
 def create_topic(req):
     admin = AdminClient({"bootstrap.servers": req["bootstrap"], **COMMON, **req.get("security", {})})
-    futures = admin.create_topics([NewTopic(req["topic"], num_partitions=req["partitions"], replication_factor=1)])
+    # Replication factor -1: the cluster's default.replication.factor (KIP-464).
+    topic = NewTopic(req["topic"], num_partitions=req["partitions"],
+                     replication_factor=req.get("replication_factor", -1), config=req.get("config", {}))
+    futures = admin.create_topics([topic])
     for _, f in futures.items():
         f.result(timeout=30)
     return {"created": req["topic"]}

@@ -1,6 +1,7 @@
 //! Shared helpers: a real broker (tansu) per test, the independent Python client, and small
 //! utilities.
 
+pub mod kafka;
 pub mod kmirror;
 pub mod pyclient;
 pub mod tansu;
@@ -63,4 +64,80 @@ where
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Every batch of a partition from `from` to the end (the high watermark), raw, as the broker
+/// serves it.
+pub async fn raw_batches(
+    cluster: &::kmirror::cluster::Cluster,
+    topic: &str,
+    partition: i32,
+    from: i64,
+) -> Vec<::kmirror::protocol::batch::RecordBatch> {
+    use ::kmirror::cluster::{FetchOptions, IsolationLevel};
+    let options = FetchOptions {
+        isolation: IsolationLevel::ReadUncommitted,
+        ..FetchOptions::default()
+    };
+    let mut out = Vec::new();
+    let mut next = from;
+    loop {
+        let fetched = cluster
+            .fetch(topic, partition, next, &options)
+            .await
+            .unwrap_or_else(|e| panic!("fetch {topic}-{partition} at {next}: {e}"));
+        let before = next;
+        for b in ::kmirror::protocol::batch::BatchIter::new(fetched.records) {
+            let b = b.expect("a well-formed batch");
+            if b.next_offset() <= next {
+                continue;
+            }
+            next = b.next_offset();
+            out.push(b);
+        }
+        if next >= fetched.high_watermark || next == before {
+            return out;
+        }
+    }
+}
+
+/// The byte-for-byte check on a real target: the data batches of a source partition (no
+/// control batch, none empty) and the batches of its target partition pair up one to one,
+/// with the same record count, codec and timestamp type, and the same records section, byte
+/// for byte (only the header fields outside it may differ: offsets, leader epoch, producer
+/// identity, the transactional bit, CRC). Returns the number of batches compared.
+pub async fn assert_same_batches(
+    source: &::kmirror::cluster::Cluster,
+    source_topic: &str,
+    target: &::kmirror::cluster::Cluster,
+    target_topic: &str,
+    partition: i32,
+) -> usize {
+    let from_source: Vec<_> = raw_batches(source, source_topic, partition, 0)
+        .await
+        .into_iter()
+        .filter(|b| !b.is_control() && b.record_count() > 0)
+        .collect();
+    let on_target = raw_batches(target, target_topic, partition, 0).await;
+    assert_eq!(
+        from_source.len(),
+        on_target.len(),
+        "{source_topic}-{partition} -> {target_topic}: batch counts differ"
+    );
+    for (i, (s, t)) in from_source.iter().zip(&on_target).enumerate() {
+        let what = format!(
+            "{target_topic}-{partition} batch {i} (source offset {})",
+            s.base_offset()
+        );
+        assert_eq!(s.record_count(), t.record_count(), "{what}: record count");
+        assert_eq!(s.compression(), t.compression(), "{what}: codec");
+        assert_eq!(
+            s.last_offset_delta(),
+            t.last_offset_delta(),
+            "{what}: offset deltas"
+        );
+        assert_eq!(s.base_timestamp(), t.base_timestamp(), "{what}: first timestamp");
+        assert!(s.records() == t.records(), "{what}: the records section differs");
+    }
+    from_source.len()
 }

@@ -92,9 +92,15 @@ async fn run_async(command: &'static str, request: Value) -> Value {
 }
 
 pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
+    create_topic_with(bootstrap, topic, partitions, json!({})).await;
+}
+
+/// [`create_topic`] with topic configs (`{"cleanup.policy": "compact"}`); the replication
+/// factor is the cluster's default.
+pub async fn create_topic_with(bootstrap: &str, topic: &str, partitions: i32, config: Value) {
     let _ = run_async(
         "create-topic",
-        json!({"bootstrap": bootstrap, "topic": topic, "partitions": partitions}),
+        json!({"bootstrap": bootstrap, "topic": topic, "partitions": partitions, "config": config}),
     )
     .await;
 }

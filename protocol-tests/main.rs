@@ -19,6 +19,7 @@ mod memory_budget;
 mod mm2_internal;
 mod mm2_topics;
 mod observe;
+mod replicated_target;
 mod replication;
 mod replication_faults;
 mod rewrite;

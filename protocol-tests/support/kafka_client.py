@@ -15,6 +15,7 @@ in order, duplicates kept, value null for a null header value.
                 ("offset" null: from the committed offset of "group")
   commit        {"bootstrap", "group", "offsets": [[topic, partition, offset]]} -> {"committed"}
   committed     {"bootstrap", "group"} -> {"offsets": [[topic, partition, offset]]}
+  describe      {"bootstrap", "topic"} -> {"partitions": [{"partition", "leader", "replicas", "isr"}]}
 
 Every request may carry "security": librdkafka settings (security.protocol, ssl.*, sasl.*)
 added to each client's configuration.
@@ -174,9 +175,21 @@ def committed(req):
     return {"offsets": sorted(out)}
 
 
+def describe(req):
+    from confluent_kafka import TopicCollection
+    admin = AdminClient({"bootstrap.servers": req["bootstrap"], **COMMON, **req.get("security", {})})
+    futures = admin.describe_topics(TopicCollection([req["topic"]]), request_timeout=30)
+    out = []
+    for _, f in futures.items():
+        for p in f.result().partitions:
+            out.append({"partition": p.id, "leader": p.leader.id if p.leader else -1,
+                        "replicas": [n.id for n in p.replicas], "isr": [n.id for n in p.isr]})
+    return {"partitions": sorted(out, key=lambda p: p["partition"])}
+
+
 def main():
     commands = {"create-topic": create_topic, "produce": produce, "produce-seq": produce_seq, "consume": consume,
-                "commit": commit, "committed": committed}
+                "commit": commit, "committed": committed, "describe": describe}
     if len(sys.argv) != 2 or sys.argv[1] not in commands:
         raise SystemExit(f"usage: kafka_client.py {{{'|'.join(commands)}}} < request.json")
     answer = commands[sys.argv[1]](json.load(sys.stdin))

@@ -184,6 +184,21 @@ pub async fn commit(bootstrap: &str, group: &str, offsets: &[(&str, i32, i64)]) 
     .await;
 }
 
+/// Leader, replicas and in-sync replicas of one partition, as the cluster describes them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PartitionReplicas {
+    pub partition: i32,
+    pub leader: i32,
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
+}
+
+/// Describes every partition of `topic`.
+pub async fn describe_topic(bootstrap: &str, topic: &str) -> Vec<PartitionReplicas> {
+    let answer = run_async("describe", json!({"bootstrap": bootstrap, "topic": topic})).await;
+    serde_json::from_value(answer["partitions"].clone()).expect("partitions")
+}
+
 /// The committed offsets of `group`, sorted.
 pub async fn committed(bootstrap: &str, group: &str) -> Vec<(String, i32, i64)> {
     let answer = run_async("committed", json!({"bootstrap": bootstrap, "group": group})).await;

@@ -5,10 +5,12 @@ use std::collections::{BTreeMap, VecDeque};
 
 use bytes::{Buf, BufMut};
 
-use super::{Entry, Mapping, OffsetsError, PartitionKey, PartitionState};
+use super::{Entry, Mapping, OffsetsError, PartitionKey, PartitionState, ProducerMark};
 
 pub(super) const MAGIC: [u8; 8] = *b"KMOFFLOG";
-pub(super) const VERSION: u32 = 1;
+/// The version written. Version 1 (before producer marks) is read too.
+pub(super) const VERSION: u32 = 2;
+const OLDEST_VERSION: u32 = 1;
 pub(super) const HEADER_LEN: usize = MAGIC.len() + 4;
 /// Length and CRC in front of every payload.
 const FRAME_OVERHEAD: usize = 8;
@@ -16,10 +18,14 @@ const FRAME_OVERHEAD: usize = 8;
 const TAG_BASELINE: u8 = 1;
 const TAG_FORWARDED: u8 = 2;
 const TAG_SKIPPED: u8 = 3;
-const TAG_STATE: u8 = 4;
+const TAG_STATE_V1: u8 = 4;
+const TAG_PRODUCER: u8 = 5;
+const TAG_STATE: u8 = 6;
 
 /// Bytes of one mapping in a state record.
 const MAPPING_LEN: usize = 32;
+/// Bytes of a producer mark.
+const PRODUCER_LEN: usize = 22;
 
 /// A log read back: the state of every partition it mentions.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -31,6 +37,8 @@ pub struct DecodedLog {
     pub frames: usize,
     /// What a crash during a write left at the end, to be truncated.
     pub torn: Option<TornTail>,
+    /// The format version of the header (0 when the log holds no complete header).
+    pub version: u32,
 }
 
 /// The end of a log that holds no complete, valid frame.
@@ -135,7 +143,18 @@ pub(super) fn put_entry(out: &mut Vec<u8>, key: &PartitionKey, entry: &Entry) ->
             put_key(buf, TAG_SKIPPED, key);
             buf.put_i64(source_next);
         }
+        Entry::Producer(mark) => {
+            put_key(buf, TAG_PRODUCER, key);
+            put_mark(buf, &mark);
+        }
     })
+}
+
+fn put_mark(buf: &mut Vec<u8>, mark: &ProducerMark) {
+    buf.put_i64(mark.producer_id);
+    buf.put_i16(mark.producer_epoch);
+    buf.put_i32(mark.first_sequence);
+    buf.put_i64(mark.first_target_offset);
 }
 
 /// Appends the state record of one partition.
@@ -157,6 +176,13 @@ pub(super) fn put_state(
             buf.put_i64(m.source_next);
             buf.put_i64(m.target_base);
             buf.put_i64(m.record_count);
+        }
+        match &state.producer {
+            None => buf.put_u8(0),
+            Some(mark) => {
+                buf.put_u8(1);
+                put_mark(buf, mark);
+            }
         }
     })
 }
@@ -232,6 +258,15 @@ fn need(buf: &[u8], n: usize, what: &str) -> Result<(), String> {
     }
 }
 
+fn get_mark(buf: &mut &[u8]) -> ProducerMark {
+    ProducerMark {
+        producer_id: buf.get_i64(),
+        producer_epoch: buf.get_i16(),
+        first_sequence: buf.get_i32(),
+        first_target_offset: buf.get_i64(),
+    }
+}
+
 fn decode_payload(mut buf: &[u8]) -> Result<Payload, String> {
     let buf = &mut buf;
     let tag = buf.get_u8();
@@ -278,6 +313,10 @@ fn decode_payload(mut buf: &[u8]) -> Result<Payload, String> {
                 },
             )
         }
+        TAG_PRODUCER => {
+            need(buf, PRODUCER_LEN, "producer mark")?;
+            Payload::Entry(key, Entry::Producer(get_mark(buf)))
+        }
         _ => {
             need(buf, 20, "state")?;
             let resume_offset = buf.get_i64();
@@ -294,10 +333,24 @@ fn decode_payload(mut buf: &[u8]) -> Result<Payload, String> {
                     record_count: buf.get_i64(),
                 })
                 .collect::<VecDeque<_>>();
+            let producer = if tag == TAG_STATE_V1 {
+                None
+            } else {
+                need(buf, 1, "state's producer flag")?;
+                match buf.get_u8() {
+                    0 => None,
+                    1 => {
+                        need(buf, PRODUCER_LEN, "state's producer mark")?;
+                        Some(get_mark(buf))
+                    }
+                    flag => return Err(format!("a state's producer flag is {flag}, not 0 or 1")),
+                }
+            };
             let state = PartitionState {
                 resume_offset,
                 target_next,
                 history,
+                producer,
             };
             state.check().map_err(|e| format!("state record: {e}"))?;
             Payload::State(key, state)
@@ -339,12 +392,15 @@ pub fn decode_log(bytes: &[u8], max_history: usize) -> Result<DecodedLog, Offset
         return Err(corrupt(0, "not a kmirror offsets log (bad magic)".to_owned()));
     }
     let version = (&bytes[MAGIC.len()..HEADER_LEN]).get_u32();
-    if version != VERSION {
+    if !(OLDEST_VERSION..=VERSION).contains(&version) {
         return Err(corrupt(
             MAGIC.len(),
-            format!("log format version {version}; this kmirror reads version {VERSION}"),
+            format!(
+                "log format version {version}; this kmirror reads versions {OLDEST_VERSION} to {VERSION}"
+            ),
         ));
     }
+    log.version = version;
     let mut pos = HEADER_LEN;
     while pos < bytes.len() {
         let (payload, end) = match frame_at(bytes, pos) {
@@ -384,246 +440,4 @@ pub fn decode_log(bytes: &[u8], max_history: usize) -> Result<DecodedLog, Offset
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::offsets::DEFAULT_MAX_HISTORY;
-    use proptest::prelude::*;
-
-    fn key(partition: i32) -> PartitionKey {
-        PartitionKey::new("A->B", "orders", partition)
-    }
-
-    fn sample_log() -> (Vec<u8>, Vec<usize>) {
-        let mut out = header().to_vec();
-        let mut starts = Vec::new();
-        let entries = [
-            (
-                0,
-                Entry::Baseline {
-                    source_offset: 0,
-                    target_end: 0,
-                },
-            ),
-            (
-                0,
-                Entry::Forwarded {
-                    source_base: 0,
-                    source_next: 5,
-                    target_base: 0,
-                    record_count: 5,
-                },
-            ),
-            (1, Entry::Skipped { source_next: 9 }),
-            (
-                0,
-                Entry::Forwarded {
-                    source_base: 5,
-                    source_next: 12,
-                    target_base: 5,
-                    record_count: 3,
-                },
-            ),
-        ];
-        for (p, e) in entries {
-            starts.push(out.len());
-            put_entry(&mut out, &key(p), &e).unwrap();
-        }
-        (out, starts)
-    }
-
-    #[test]
-    fn entries_replay_into_states() {
-        let (bytes, _) = sample_log();
-        let log = decode_log(&bytes, DEFAULT_MAX_HISTORY).unwrap();
-        assert_eq!(log.frames, 4);
-        assert_eq!(log.valid_len, bytes.len());
-        assert_eq!(log.torn, None);
-        let p0 = &log.states[&key(0)];
-        assert_eq!((p0.resume_offset, p0.target_next, p0.history.len()), (12, 8, 2));
-        assert_eq!(log.states[&key(1)].resume_offset, 9);
-    }
-
-    #[test]
-    fn an_empty_or_cut_header_is_a_torn_empty_log() {
-        for len in 0..HEADER_LEN {
-            let log = decode_log(&header()[..len], 10).unwrap();
-            assert!(log.states.is_empty());
-            assert_eq!(log.valid_len, 0);
-            assert_eq!(log.torn.map(|t| t.len), Some(len));
-        }
-        let log = decode_log(&header(), 10).unwrap();
-        assert_eq!((log.valid_len, log.torn), (HEADER_LEN, None));
-    }
-
-    #[test]
-    fn a_foreign_file_or_version_is_refused() {
-        let err = decode_log(b"{\"offsets\": []}", 10).unwrap_err();
-        assert!(err.to_string().contains("bad magic"), "{err}");
-        let mut bytes = header().to_vec();
-        bytes[11] = 2;
-        let err = decode_log(&bytes, 10).unwrap_err();
-        assert!(err.to_string().contains("version 2"), "{err}");
-    }
-
-    #[test]
-    fn every_cut_of_the_last_frame_is_a_torn_tail() {
-        let (bytes, starts) = sample_log();
-        let last = *starts.last().unwrap();
-        let full = decode_log(&bytes[..last], 10).unwrap();
-        for cut in last + 1..bytes.len() {
-            let log = decode_log(&bytes[..cut], 10).unwrap();
-            assert_eq!(log.valid_len, last);
-            assert_eq!(
-                log.torn.as_ref().map(|t| (t.position, t.len)),
-                Some((last, cut - last))
-            );
-            assert_eq!(log.states, full.states);
-        }
-        // A wrong CRC in the last frame, and zeros after the log, are torn too.
-        let mut bad = bytes.clone();
-        *bad.last_mut().unwrap() ^= 1;
-        assert_eq!(decode_log(&bad, 10).unwrap().valid_len, last);
-        let mut zeros = bytes.clone();
-        zeros.extend_from_slice(&[0; 4096]);
-        let log = decode_log(&zeros, 10).unwrap();
-        assert_eq!(log.valid_len, bytes.len());
-        assert_eq!(log.frames, 4);
-    }
-
-    #[test]
-    fn a_bad_frame_before_a_good_one_is_corruption() {
-        let (bytes, starts) = sample_log();
-        // Damage the payload of the second frame, then its length.
-        let mut bad = bytes.clone();
-        bad[starts[1] + FRAME_OVERHEAD + 3] ^= 0x40;
-        let err = decode_log(&bad, 10).unwrap_err();
-        let OffsetsError::Corrupt { position, reason, .. } = &err else {
-            panic!("{err}")
-        };
-        assert_eq!(*position, starts[1] as u64);
-        assert!(
-            reason.contains(&format!("valid frame follows at byte {}", starts[2])),
-            "{reason}"
-        );
-
-        let mut bad = bytes.clone();
-        bad[starts[1]] = 0x7f;
-        let err = decode_log(&bad, 10).unwrap_err();
-        assert!(
-            matches!(err, OffsetsError::Corrupt { position, .. } if position == starts[1] as u64),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn a_valid_frame_that_does_not_decode_or_apply_is_corruption() {
-        let mut bytes = header().to_vec();
-        put_frame(&mut bytes, &key(0), |b| b.extend_from_slice(&[9, 0, 0])).unwrap();
-        let err = decode_log(&bytes, 10).unwrap_err();
-        assert!(err.to_string().contains("unknown record type 9"), "{err}");
-
-        let mut bytes = header().to_vec();
-        put_entry(&mut bytes, &key(0), &Entry::Skipped { source_next: 10 }).unwrap();
-        let second = bytes.len();
-        put_entry(&mut bytes, &key(0), &Entry::Skipped { source_next: 4 }).unwrap();
-        let err = decode_log(&bytes, 10).unwrap_err();
-        assert!(
-            matches!(&err, OffsetsError::Corrupt { position, reason, .. }
-                if *position == second as u64 && reason.starts_with("A->B orders-0: skip to source offset 4 moves backwards")),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn names_longer_than_a_u16_length_are_refused() {
-        let long = PartitionKey::new("A->B", "t".repeat(70_000), 0);
-        let err = put_entry(&mut Vec::new(), &long, &Entry::Skipped { source_next: 1 }).unwrap_err();
-        assert!(
-            matches!(err, OffsetsError::NameTooLong { len: 70_000, .. }),
-            "{err}"
-        );
-    }
-
-    fn arb_state() -> impl Strategy<Value = PartitionState> {
-        // Built through apply, so that it is a state a log can hold.
-        proptest::collection::vec((0i64..4, 1i64..5, 0i64..3, 0i64..2), 0..12).prop_map(|steps| {
-            let mut state = PartitionState::default();
-            let (mut s, mut t) = (0i64, 0i64);
-            for (skip, n, gap, target_gap) in steps {
-                s += skip;
-                t += target_gap;
-                let entry = Entry::Forwarded {
-                    source_base: s,
-                    source_next: s + n + gap,
-                    target_base: t,
-                    record_count: n as i32,
-                };
-                state.apply(&entry, 8).unwrap();
-                s += n + gap;
-                t += n;
-            }
-            state
-        })
-    }
-
-    proptest! {
-        #[test]
-        fn states_round_trip(
-            states in proptest::collection::btree_map(
-                ("[A-Z]->[A-Z]", "[a-z.é]{0,12}", -1i32..50).prop_map(|(f, t, p)| PartitionKey::new(f, t, p)),
-                arb_state(),
-                0..6,
-            ),
-        ) {
-            let bytes = encode_states(&states).unwrap();
-            let log = decode_log(&bytes, 8).unwrap();
-            prop_assert_eq!(log.states, states.clone());
-            prop_assert_eq!(log.valid_len, bytes.len());
-            prop_assert_eq!(log.frames, states.len());
-        }
-
-        /// Byte flips in a real log, with every frame's CRC fixed up afterwards so that the
-        /// flips reach the record decoder and the replay: the log decodes to states that
-        /// round-trip, or fails with a position inside it.
-        #[test]
-        fn damaged_records_decode_or_fail_cleanly(
-            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
-        ) {
-            let (mut bytes, _) = sample_log();
-            let mut with_state = header().to_vec();
-            put_state(&mut with_state, &key(0), &decode_log(&bytes, 8).unwrap().states[&key(0)]).unwrap();
-            bytes.extend_from_slice(&with_state[HEADER_LEN..]);
-            for (at, xor) in flips {
-                let i = HEADER_LEN + at.index(bytes.len() - HEADER_LEN);
-                bytes[i] ^= xor;
-            }
-            let mut pos = HEADER_LEN;
-            while let Some(head) = bytes.get(pos..pos + FRAME_OVERHEAD) {
-                let len = (&head[..4]).get_u32() as usize;
-                let Some(end) = (pos + FRAME_OVERHEAD).checked_add(len).filter(|e| *e <= bytes.len()) else {
-                    break;
-                };
-                let crc = crc32c::crc32c(&bytes[pos + FRAME_OVERHEAD..end]);
-                bytes[pos + 4..pos + FRAME_OVERHEAD].copy_from_slice(&crc.to_be_bytes());
-                pos = end;
-            }
-            match decode_log(&bytes, 8) {
-                Ok(log) => {
-                    let again = decode_log(&encode_states(&log.states).unwrap(), 8).unwrap();
-                    prop_assert_eq!(again.states, log.states);
-                }
-                Err(OffsetsError::Corrupt { position, .. }) => prop_assert!(position < bytes.len() as u64),
-                Err(e) => prop_assert!(false, "unexpected error {}", e),
-            }
-        }
-
-        #[test]
-        fn arbitrary_bytes_after_a_header_never_panic(tail in proptest::collection::vec(any::<u8>(), 0..200)) {
-            let mut bytes = header().to_vec();
-            bytes.extend_from_slice(&tail);
-            if let Ok(log) = decode_log(&bytes, 4) {
-                prop_assert!(log.valid_len <= bytes.len());
-            }
-        }
-    }
-}
+mod tests;

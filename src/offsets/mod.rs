@@ -25,7 +25,7 @@
 //! exclusive file lock while a kmirror process uses the directory). Big-endian throughout:
 //!
 //! ```text
-//! header   magic "KMOFFLOG" (8 bytes), version u32 = 1
+//! header   magic "KMOFFLOG" (8 bytes), version u32 = 2
 //! frame    length u32 (of the payload, > 0), crc u32 (CRC-32C of the payload), payload
 //! payload  tag u8, key, fields
 //! key      flow (u16 length + UTF-8), source topic (u16 length + UTF-8), partition i32
@@ -35,7 +35,14 @@
 //! tag 3 Skipped     source_next i64
 //! tag 4 State       resume_offset i64, target_next i64, mapping count u32, then per mapping
 //!                   source_base i64, source_next i64, target_base i64, record_count i64
+//! tag 5 Producer    producer_id i64, producer_epoch i16, first_sequence i32,
+//!                   first_target_offset i64
+//! tag 6 State       as tag 4, then a producer flag u8 (0 or 1) and, with 1, the fields of
+//!                   tag 5
 //! ```
+//!
+//! Version 2 added tags 5 and 6; a version 1 log (tags 1 to 4) is read and rewritten as
+//! version 2 when the store opens it. Compaction writes tag 6.
 //!
 //! Loading replays the frames in order: entries go through [`PartitionState::apply`], a
 //! `State` frame replaces the partition's state (compaction writes one per partition).
@@ -52,6 +59,7 @@ mod error;
 pub mod groups;
 mod log;
 pub mod mm2;
+mod producer;
 mod reconcile;
 mod state;
 mod store;
@@ -62,6 +70,7 @@ use std::fmt;
 
 pub use error::OffsetsError;
 pub use log::{DecodedLog, TornTail, decode_log, encode_states};
+pub use producer::ProducerMark;
 pub use reconcile::{ReplaySkip, reconcile};
 pub use state::{DEFAULT_MAX_HISTORY, MAX_HISTORY_LIMIT, Mapping, PartitionState};
 pub use store::{FileStore, LOCK_FILE, LOG_FILE, OffsetStore};
@@ -109,6 +118,9 @@ pub enum Entry {
     /// Source offsets up to `source_next` produced nothing on the target (transaction
     /// markers, aborted data, empty batches).
     Skipped { source_next: i64 },
+    /// Before the first produce with a new producer identity: which identity writes the
+    /// partition's records from which target offset on (see [`ProducerMark`]).
+    Producer(ProducerMark),
 }
 
 impl fmt::Display for Entry {
@@ -131,6 +143,7 @@ impl fmt::Display for Entry {
                 "batch of source offsets [{source_base}, {source_next}) with {record_count} records at target offset {target_base}"
             ),
             Self::Skipped { source_next } => write!(f, "skip to source offset {source_next}"),
+            Self::Producer(mark) => write!(f, "{mark}"),
         }
     }
 }

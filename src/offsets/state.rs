@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use super::{Entry, OffsetsError};
+use super::{Entry, OffsetsError, ProducerMark};
 
 /// Mappings kept per partition unless the store is configured otherwise. Gapless partitions
 /// stay at one mapping (adjacent batches merge); only batches that cannot merge (gapped ones,
@@ -76,6 +76,8 @@ pub struct PartitionState {
     /// Forwarded batches, oldest first, disjoint and increasing on both sides. Bounded; linear
     /// mappings that continue each other are merged into one.
     pub history: VecDeque<Mapping>,
+    /// The producer identity the partition's records are written with, once one was logged.
+    pub producer: Option<ProducerMark>,
 }
 
 impl PartitionState {
@@ -143,6 +145,15 @@ impl PartitionState {
                 }
                 self.resume_offset = source_next;
             }
+            Entry::Producer(mark) => {
+                mark.check().map_err(invalid)?;
+                // A new identity starts where the target ends when it is taken, at or beyond
+                // what the log knows (records between the two are replayed after it).
+                if mark.first_target_offset < self.target_next {
+                    return Err(backwards(self));
+                }
+                self.producer = Some(mark);
+            }
         }
         Ok(())
     }
@@ -192,6 +203,9 @@ impl PartitionState {
     pub(super) fn check(&self) -> Result<(), &'static str> {
         if self.resume_offset < 0 || self.target_next < 0 {
             return Err("offsets are negative");
+        }
+        if let Some(mark) = &self.producer {
+            mark.check()?;
         }
         let mut prev: Option<&Mapping> = None;
         for m in &self.history {

@@ -192,7 +192,19 @@ impl FileStore {
         };
         let decoded = decode_log(&bytes, self.max_history).map_err(|e| e.in_file(&self.path))?;
         let mut len = decoded.valid_len as u64;
-        if let Some(torn) = &decoded.torn {
+        if decoded.version != 0 && decoded.version < log::VERSION {
+            // Frames of the current version must not be appended under an older header: the
+            // states are rewritten in the current format first (a torn tail goes with it).
+            let current = encode_states(&decoded.states)?;
+            self.replace_log(&current).map_err(|e| e.error)?;
+            tracing::info!(
+                path = %self.path.display(),
+                from = decoded.version,
+                to = log::VERSION,
+                "offsets log: rewritten in the current format"
+            );
+            len = current.len() as u64;
+        } else if let Some(torn) = &decoded.torn {
             tracing::warn!(
                 path = %self.path.display(),
                 position = torn.position,

@@ -21,6 +21,7 @@ pub const UNKNOWN_PRODUCER_ID: i16 = 59;
 pub const FENCED_LEADER_EPOCH: i16 = 74;
 pub const UNKNOWN_LEADER_EPOCH: i16 = 75;
 pub const INVALID_RECORD: i16 = 87;
+pub const PRODUCER_FENCED: i16 = 90;
 pub const UNKNOWN_TOPIC_ID: i16 = 100;
 
 /// A Kafka error code with its name, for messages such as

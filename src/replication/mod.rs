@@ -24,6 +24,7 @@ mod fetcher;
 mod partition;
 mod producer;
 mod progress;
+mod recovery;
 pub mod topics;
 
 pub use error::ReplicationError;

@@ -8,12 +8,15 @@
 //! Offsets move only after the ack and strictly in source order: a skipped batch (marker,
 //! aborted, empty) is logged only when every batch before it was acknowledged.
 //!
-//! Every produce failure, whatever its kind, is recovered the same way: wait for the batches
-//! in flight, then start a new session from the acknowledged frontier with a new producer id,
-//! reading the target's end offset and skipping on replay the records that reached the
-//! target without being acknowledged (`offsets::reconcile`). A lost connection, a leader
-//! change, a target broker restart that forgot producer state and a kmirror crash all end in
-//! the same exact state, without relying on broker-side deduplication.
+//! Every produce failure that retrying can fix is recovered the same way, and so is a restart
+//! after a crash: wait for the batches in flight, then start a new session from the
+//! acknowledged frontier. The session reads the target's end offset (the high watermark) and
+//! skips on replay the records below it that reached the target without their entries
+//! becoming durable (`offsets::reconcile`); what follows is produced again as the same
+//! batches under the same producer id, epoch and sequences, so that the broker's duplicate
+//! detection settles the batches whose outcome was unknown (`super::recovery`). A new
+//! producer identity is taken, and logged before its first produce, only on the first start
+//! or when the broker no longer knows the old one.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -29,11 +32,12 @@ use super::error::ReplicationError;
 use super::fetcher::Fetcher;
 use super::producer::AckResult;
 use super::producer::Producer;
+use super::recovery::Recovery;
 use crate::cluster::{Backoff, ClusterError, OffsetSpec};
 use crate::error::Side;
 use crate::metrics;
 use crate::offsets::mm2::{AckedBatch, RecordOffsets, SyncOutbox};
-use crate::offsets::{Entry, PartitionKey, PartitionState, ReplaySkip, reconcile};
+use crate::offsets::{Entry, PartitionKey, PartitionState, ProducerMark, ReplaySkip, reconcile};
 use crate::protocol::batch::{BatchIter, RecordBatch};
 use crate::protocol::errors::{self, ErrorCode};
 use crate::protocol::records::decode_records_bounded;
@@ -50,6 +54,8 @@ const MAX_IN_FLIGHT_PER_PARTITION: usize = 5;
 struct Frontier {
     resume_offset: i64,
     target_next: i64,
+    /// The identity the partition's records are written with, once one was taken.
+    producer: Option<ProducerMark>,
 }
 
 struct Sent {
@@ -76,7 +82,7 @@ enum Item {
 enum End {
     Shutdown,
     /// Start a new session from the acknowledged frontier.
-    Recover(ClusterError),
+    Recover(Recovery),
 }
 
 #[derive(Debug)]
@@ -121,15 +127,25 @@ impl PartitionTask {
             Some(s) => Frontier {
                 resume_offset: s.resume_offset,
                 target_next: s.target_next,
+                producer: s.producer,
             },
             None => self.baseline().await?,
         };
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
+        let mut new_identity = false;
         loop {
-            match self.session(&mut frontier, &mut shutdown).await? {
+            match self.session(&mut frontier, new_identity, &mut shutdown).await? {
                 End::Shutdown => return Ok(()),
-                End::Recover(cause) => {
-                    tracing::warn!(partition = %self.describe(), error = %cause, "produce failed; resuming from the acknowledged position");
+                End::Recover(Recovery {
+                    cause,
+                    new_identity: renew,
+                }) => {
+                    new_identity = renew;
+                    if renew {
+                        tracing::warn!(partition = %self.describe(), error = %cause, "produce failed: the target no longer knows kmirror's producer; resuming from the acknowledged position with a new one");
+                    } else {
+                        tracing::warn!(partition = %self.describe(), error = %cause, "produce failed; resuming from the acknowledged position, sending the unacknowledged batches again as they were");
+                    }
                     metrics::partition_recovered(&self.ctx.name, &self.source_topic);
                     let delay = backoff.next_delay(&mut rand::rng());
                     tokio::select! {
@@ -173,6 +189,7 @@ impl PartitionTask {
         Ok(Frontier {
             resume_offset: source_offset,
             target_next: target_end,
+            producer: None,
         })
     }
 
@@ -209,9 +226,58 @@ impl PartitionTask {
         }
     }
 
+    /// The identity to produce with from target offset `target_end` on: the logged one at the
+    /// sequence of that offset, or a new one (on the first start, when `renew`, or when the
+    /// logged one cannot reach that offset), logged and made durable before it is used.
+    async fn identity(
+        &self,
+        frontier: &mut Frontier,
+        target_end: i64,
+        renew: bool,
+    ) -> Result<ProducerIdentity, ReplicationError> {
+        if !renew
+            && let Some(mark) = frontier.producer
+            && let Some(base_sequence) = mark.sequence_at(target_end)
+        {
+            return Ok(ProducerIdentity {
+                producer_id: mark.producer_id,
+                producer_epoch: mark.producer_epoch,
+                base_sequence,
+            });
+        }
+        let (producer_id, producer_epoch) = self
+            .retry(Side::Target, || self.ctx.target.init_producer_id())
+            .await?;
+        let mark = ProducerMark {
+            producer_id,
+            producer_epoch,
+            first_sequence: 0,
+            first_target_offset: target_end,
+        };
+        self.ctx
+            .offsets
+            .log(&self.key, Entry::Producer(mark))
+            .map_err(|source| self.offsets_error(source))?;
+        // Durable before the first produce: after a crash, batches of this identity whose
+        // outcome is unknown can only be resent as the same batches if the log knows it.
+        self.ctx
+            .offsets
+            .flush()
+            .await
+            .map_err(|source| self.offsets_error(source))?;
+        tracing::debug!(partition = %self.describe(), %mark, "new producer identity");
+        frontier.producer = Some(mark);
+        Ok(ProducerIdentity {
+            producer_id,
+            producer_epoch,
+            base_sequence: 0,
+        })
+    }
+
     async fn session(
         &self,
         frontier: &mut Frontier,
+        new_identity: bool,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<End, ReplicationError> {
         let target_end = self.target_end().await?;
@@ -225,16 +291,10 @@ impl PartitionTask {
             tracing::info!(partition = %self.describe(), records = replay.remaining(),
                 "records on the target beyond the logged position will be skipped, not written again");
         }
-        let (producer_id, producer_epoch) = self
-            .retry(Side::Target, || self.ctx.target.init_producer_id())
-            .await?;
+        let identity = self.identity(frontier, target_end, new_identity).await?;
         let mut session = Session {
             task: self,
-            identity: ProducerIdentity {
-                producer_id,
-                producer_epoch,
-                base_sequence: 0,
-            },
+            identity,
             queue: VecDeque::new(),
             fetch_offset: frontier.resume_offset,
             fetcher: None,
@@ -564,7 +624,7 @@ impl Session<'_> {
         &mut self,
         frontier: &mut Frontier,
         block: bool,
-    ) -> Result<Option<ClusterError>, ReplicationError> {
+    ) -> Result<Option<Recovery>, ReplicationError> {
         let t = self.task;
         if let Some(outbox) = &mut self.outbox {
             outbox.retry();
@@ -637,35 +697,22 @@ impl Session<'_> {
                     record_count,
                     ..
                 } => {
-                    *frontier = Frontier {
-                        resume_offset: source_next,
-                        target_next: target_base + i64::from(record_count),
-                    };
+                    frontier.resume_offset = source_next;
+                    frontier.target_next = target_base + i64::from(record_count);
                 }
                 Entry::Skipped { source_next } => frontier.resume_offset = source_next,
-                Entry::Baseline { .. } => {}
+                Entry::Baseline { .. } | Entry::Producer(_) => {}
             }
         }
     }
 
-    fn failed(&self, e: ClusterError) -> Result<Option<ClusterError>, ReplicationError> {
-        let recoverable = e.is_retriable()
-            || matches!(
-                e.error_code(),
-                Some(ErrorCode(
-                    errors::OUT_OF_ORDER_SEQUENCE_NUMBER
-                        | errors::UNKNOWN_PRODUCER_ID
-                        | errors::INVALID_PRODUCER_EPOCH
-                ))
-            );
-        if recoverable {
-            Ok(Some(e))
-        } else {
-            Err(ReplicationError::Cluster {
+    fn failed(&self, e: ClusterError) -> Result<Option<Recovery>, ReplicationError> {
+        Recovery::of(e)
+            .map(Some)
+            .map_err(|source| ReplicationError::Cluster {
                 side: Side::Target,
-                source: e,
+                source,
             })
-        }
     }
 
     /// Waits for every batch in flight. Unless a failure already ended the session, the

@@ -290,3 +290,35 @@ fn open_creates_the_state_directory() {
     assert!(nested.join(LOG_FILE).is_file());
     assert_eq!(fs::read(nested.join(LOG_FILE)).unwrap(), log::header());
 }
+
+/// A log of the previous format is rewritten in the current one when the store opens it, so
+/// that frames of the current format never follow an older header; its states are kept.
+#[test]
+fn a_version_1_log_is_rewritten_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let states = write_sample(dir.path());
+    let path = dir.path().join(LOG_FILE);
+    let mut bytes = fs::read(&path).unwrap();
+    // The sample holds only tags 1 to 3, the same in both versions.
+    bytes[11] = 1;
+    fs::write(&path, &bytes).unwrap();
+
+    let mut store = FileStore::open(dir.path()).unwrap();
+    assert_eq!(store.load().unwrap(), states);
+    let mark = crate::offsets::ProducerMark {
+        producer_id: 12,
+        producer_epoch: 0,
+        first_sequence: 0,
+        first_target_offset: 40,
+    };
+    store.append(&key(1), &Entry::Producer(mark)).unwrap();
+    store.sync().unwrap();
+    drop(store);
+
+    let bytes = fs::read(&path).unwrap();
+    assert_eq!(bytes[11], 2, "the header says version 2");
+    let mut store = FileStore::open(dir.path()).unwrap();
+    let loaded = store.load().unwrap();
+    assert_eq!(loaded[&key(1)].producer, Some(mark));
+    assert_eq!(loaded[&key(0)], states[&key(0)]);
+}

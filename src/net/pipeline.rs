@@ -567,3 +567,6 @@ async fn write_loop(
     }
     let _ = write.shutdown().await;
 }
+
+#[cfg(test)]
+mod tests;

@@ -241,3 +241,59 @@ pub async fn read_mm2(
         .expect("python task");
     serde_json::from_value(answer["records"].clone()).expect("records")
 }
+
+/// A librdkafka consumer joined to a group (`protocol` `classic`, or `consumer` for KIP-848),
+/// committing nothing, until [`Member::leave`] (or drop, which kills it).
+pub struct Member {
+    child: std::process::Child,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Member {
+    /// Starts the consumer and waits until the group gave it partitions of `topic`.
+    pub async fn join(bootstrap: &str, group: &str, topic: &str, protocol: &str) -> Self {
+        use std::io::BufRead;
+        let request = json!({"bootstrap": bootstrap, "group": group, "topic": topic, "protocol": protocol});
+        tokio::task::spawn_blocking(move || {
+            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("protocol-tests/support/kafka_client.py");
+            let mut child = Command::new(super::tools_dir().join("venv").join("bin").join("python"))
+                .arg(script)
+                .arg("member")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("start a group member");
+            let stdin = child.stdin.as_mut().expect("stdin");
+            writeln!(stdin, "{request}").expect("write the request");
+            let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+            let mut line = String::new();
+            let _ = stdout.read_line(&mut line).expect("read the member's answer");
+            assert_eq!(line.trim(), "joined", "the member did not join {request}");
+            Self { child, stdout }
+        })
+        .await
+        .expect("member task")
+    }
+
+    /// Leaves the group (the consumer closes) and waits until it has.
+    pub async fn leave(mut self) {
+        use std::io::BufRead;
+        tokio::task::spawn_blocking(move || {
+            drop(self.child.stdin.take());
+            let mut line = String::new();
+            let _ = self.stdout.read_line(&mut line).expect("read the member's answer");
+            assert_eq!(line.trim(), "left");
+            let _ = self.child.wait();
+        })
+        .await
+        .expect("member task");
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -168,7 +168,8 @@ async fn a_group_resumes_on_the_target_at_exactly_the_record_it_would_read_next(
         let config = json!({"compression.type": CODECS[p as usize], "batch.num.messages": 7});
         let _ = pyclient::produce(&src, &t, p, config, &records(p)).await;
     }
-    let app_commits: Vec<(&str, i32, i64)> = (0..n).map(|p| (t.as_str(), p, APP_COMMITS[p as usize])).collect();
+    let app_commits: Vec<(&str, i32, i64)> =
+        (0..n).map(|p| (t.as_str(), p, APP_COMMITS[p as usize])).collect();
     pyclient::commit(&src, &app, &app_commits).await;
     pyclient::commit(&src, &cli, &[(t.as_str(), 0, 4), (t.as_str(), 1, 20)]).await;
     let dir = tempfile::tempdir().unwrap();
@@ -309,12 +310,18 @@ async fn a_group_resumes_on_the_target_at_exactly_the_record_it_would_read_next(
 /// The `result` counts of `kmirror_group_offset_syncs_total` on kmirror's metrics endpoint.
 async fn sync_results(addr: &str, result: &str) -> f64 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect to /metrics");
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n").await.unwrap();
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to /metrics");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
     let mut out = String::new();
     let _ = s.read_to_string(&mut out).await.unwrap();
     out.lines()
-        .filter(|l| l.starts_with("kmirror_group_offset_syncs_total{") && l.contains(&format!("result=\"{result}\"")))
+        .filter(|l| {
+            l.starts_with("kmirror_group_offset_syncs_total{") && l.contains(&format!("result=\"{result}\""))
+        })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
@@ -322,9 +329,11 @@ async fn sync_results(addr: &str, result: &str) -> f64 {
 /// Waits until kmirror has skipped `result` two more times: whole sync passes happened since.
 async fn two_more(addr: &str, result: &str) {
     let seen = sync_results(addr, result).await;
-    eventually(&format!("two more {result} passes"), Duration::from_secs(60), || async {
-        (sync_results(addr, result).await >= seen + 2.0).then_some(())
-    })
+    eventually(
+        &format!("two more {result} passes"),
+        Duration::from_secs(60),
+        || async { (sync_results(addr, result).await >= seen + 2.0).then_some(()) },
+    )
     .await;
 }
 
@@ -369,9 +378,11 @@ async fn the_target_group_follows_only_while_empty(protocol: &str) {
     let synced = |offset: i64| {
         let (tgt, group, want) = (tgt.clone(), group.clone(), at(offset));
         async move {
-            eventually(&format!("the target group at {offset}"), Duration::from_secs(60), || async {
-                (pyclient::committed(&tgt, &group).await == want).then_some(())
-            })
+            eventually(
+                &format!("the target group at {offset}"),
+                Duration::from_secs(60),
+                || async { (pyclient::committed(&tgt, &group).await == want).then_some(()) },
+            )
             .await;
         }
     };
@@ -384,8 +395,18 @@ async fn the_target_group_follows_only_while_empty(protocol: &str) {
     let member = Member::join(&tgt, &group, &remote, protocol).await;
     pyclient::commit(&src, &group, &[(t.as_str(), 0, 20)]).await;
     two_more(&metrics, "skipped_active").await;
-    assert_eq!(pyclient::committed(&tgt, &group).await, at(15), "kmirror log:\n{}", k.log());
-    assert_eq!(sync_results(&metrics, "failed").await, 0.0, "no commit was even tried:\n{}", k.log());
+    assert_eq!(
+        pyclient::committed(&tgt, &group).await,
+        at(15),
+        "kmirror log:\n{}",
+        k.log()
+    );
+    assert_eq!(
+        sync_results(&metrics, "failed").await,
+        0.0,
+        "no commit was even tried:\n{}",
+        k.log()
+    );
 
     // Empty again: it follows, to exactly the translation.
     member.leave().await;
@@ -400,7 +421,12 @@ async fn the_target_group_follows_only_while_empty(protocol: &str) {
     // Behind again: it follows.
     pyclient::commit(&tgt, &group, &[(remote.as_str(), 0, 1)]).await;
     synced(25).await;
-    assert_eq!(sync_results(&metrics, "failed").await, 0.0, "kmirror log:\n{}", k.log());
+    assert_eq!(
+        sync_results(&metrics, "failed").await,
+        0.0,
+        "kmirror log:\n{}",
+        k.log()
+    );
     k.stop_cleanly().await;
 }
 

@@ -29,18 +29,26 @@ const SESSION_MS: u64 = 3000;
 
 /// The metrics endpoint's address as `run` logs it.
 async fn metrics_addr(k: &Kmirror) -> String {
-    eventually("the metrics address in the log", Duration::from_secs(20), || async {
-        let log = k.log();
-        let at = log.find("metrics on http://")? + "metrics on http://".len();
-        let rest = &log[at..];
-        Some(rest[..rest.find("/metrics")?].to_owned())
-    })
+    eventually(
+        "the metrics address in the log",
+        Duration::from_secs(20),
+        || async {
+            let log = k.log();
+            let at = log.find("metrics on http://")? + "metrics on http://".len();
+            let rest = &log[at..];
+            Some(rest[..rest.find("/metrics")?].to_owned())
+        },
+    )
     .await
 }
 
 async fn scrape(addr: &str) -> String {
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect to /metrics");
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n").await.unwrap();
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to /metrics");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
     let mut out = String::new();
     let _ = s.read_to_string(&mut out).await.unwrap();
     out
@@ -82,8 +90,14 @@ async fn exactly_once(kafka: &Kafka, topic: &str, partitions: i32, total: usize)
 
 /// No partition had to recover from a failed produce, and no request timed out.
 fn no_recovery(log: &str, metrics: &str) {
-    assert!(!log.contains("produce failed; resuming"), "a partition recovered:\n{log}");
-    assert!(!log.contains("got no response within"), "a request timed out:\n{log}");
+    assert!(
+        !log.contains("produce failed; resuming"),
+        "a partition recovered:\n{log}"
+    );
+    assert!(
+        !log.contains("got no response within"),
+        "a request timed out:\n{log}"
+    );
     assert_eq!(
         sum(metrics, "kmirror_partition_recoveries_total", ""),
         0.0,
@@ -94,7 +108,9 @@ fn no_recovery(log: &str, metrics: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sasl_sessions_that_end_are_renewed_without_losing_a_request() {
     // Every SASL listener's sessions last SESSION_MS (the broker-wide key applies to each).
-    let kafka = Kafka::single_with(KafkaOptions::default().with(&format!("connections.max.reauth.ms={SESSION_MS}"))).await;
+    let kafka =
+        Kafka::single_with(KafkaOptions::default().with(&format!("connections.max.reauth.ms={SESSION_MS}")))
+            .await;
     let dir = tempfile::tempdir().unwrap();
     let t = topic("reauth");
     pyclient::create_topic(&kafka.addr(), &t, 3).await;
@@ -137,7 +153,11 @@ async fn sasl_sessions_that_end_are_renewed_without_losing_a_request() {
     exactly_once(&kafka, &t, 3, total).await;
     // Sessions were renewed: each side opened connections again and again.
     for cluster in ["source", "target"] {
-        let opened = sum(&m, "kmirror_connections_opened_total", &format!("cluster=\"{cluster}\""));
+        let opened = sum(
+            &m,
+            "kmirror_connections_opened_total",
+            &format!("cluster=\"{cluster}\""),
+        );
         assert!(opened >= 4.0, "{cluster}: {opened} connections opened:\n{m}");
     }
 }
@@ -246,5 +266,8 @@ async fn many_partitions_failing_at_once_share_their_metadata_refreshes() {
     }
     let refreshes = broker.request_count(kafka_protocol::messages::ApiKey::Metadata) - before;
     assert!(refreshes >= 1, "the errors asked for fresh metadata");
-    assert!(refreshes <= 5, "{refreshes} Metadata requests for {PARTITIONS} failing partitions");
+    assert!(
+        refreshes <= 5,
+        "{refreshes} Metadata requests for {PARTITIONS} failing partitions"
+    );
 }

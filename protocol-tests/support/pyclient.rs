@@ -255,7 +255,8 @@ impl Member {
         use std::io::BufRead;
         let request = json!({"bootstrap": bootstrap, "group": group, "topic": topic, "protocol": protocol});
         tokio::task::spawn_blocking(move || {
-            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("protocol-tests/support/kafka_client.py");
+            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("protocol-tests/support/kafka_client.py");
             let mut child = Command::new(super::tools_dir().join("venv").join("bin").join("python"))
                 .arg(script)
                 .arg("member")
@@ -282,7 +283,10 @@ impl Member {
         tokio::task::spawn_blocking(move || {
             drop(self.child.stdin.take());
             let mut line = String::new();
-            let _ = self.stdout.read_line(&mut line).expect("read the member's answer");
+            let _ = self
+                .stdout
+                .read_line(&mut line)
+                .expect("read the member's answer");
             assert_eq!(line.trim(), "left");
             let _ = self.child.wait();
         })

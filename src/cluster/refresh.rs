@@ -119,7 +119,11 @@ impl Refresher {
             let wanted = (!taken.all).then(|| taken.topics.into_iter().collect());
             (taken.number, wanted)
         };
-        Turn::Lead(Lead { runner, batch, wanted })
+        Turn::Lead(Lead {
+            runner,
+            batch,
+            wanted,
+        })
     }
 }
 
@@ -148,7 +152,12 @@ mod tests {
     use crate::net::ConnectionError;
 
     /// A stand-in for the Metadata request: counts calls, takes a while, fails while `fail`.
-    async fn refresh(r: &Refresher, topics: Option<&[String]>, sent: &AtomicUsize, fail: bool) -> Result<(), ClusterError> {
+    async fn refresh(
+        r: &Refresher,
+        topics: Option<&[String]>,
+        sent: &AtomicUsize,
+        fail: bool,
+    ) -> Result<(), ClusterError> {
         match r.turn(topics).await {
             Turn::Done(result) => result,
             Turn::Lead(lead) => {
@@ -157,7 +166,9 @@ mod tests {
                 let result = if fail {
                     Err(ClusterError::Connection {
                         cluster: "c".to_owned(),
-                        source: ConnectionError::Closed { addr: "b:9092".to_owned() },
+                        source: ConnectionError::Closed {
+                            addr: "b:9092".to_owned(),
+                        },
                     })
                 } else {
                     Ok(())
@@ -184,7 +195,11 @@ mod tests {
             t.await.unwrap().unwrap();
         }
         // The first caller's refresh, then one for everyone who asked while it ran.
-        assert!(sent.load(Ordering::SeqCst) <= 2, "{}", sent.load(Ordering::SeqCst));
+        assert!(
+            sent.load(Ordering::SeqCst) <= 2,
+            "{}",
+            sent.load(Ordering::SeqCst)
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -226,7 +241,11 @@ mod tests {
         let _ = refresh(&r, None, &sent, false).await;
         let before = Instant::now();
         let _ = refresh(&r, None, &sent, false).await;
-        assert_eq!(Instant::now() - before, PACE + Duration::from_millis(30), "paced, not backed off");
+        assert_eq!(
+            Instant::now() - before,
+            PACE + Duration::from_millis(30),
+            "paced, not backed off"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -58,7 +58,11 @@ impl Connection {
     }
 
     /// [`connect`](Self::connect) for a connection of `cluster` (the label of its metrics).
-    pub async fn connect_for(cluster: &str, addr: &str, config: &ClientConfig) -> Result<Self, ConnectionError> {
+    pub async fn connect_for(
+        cluster: &str,
+        addr: &str,
+        config: &ClientConfig,
+    ) -> Result<Self, ConnectionError> {
         let stream = transport::open(addr, &config.security, config.connect_timeout).await?;
         Self::handshake_for(cluster, stream, addr, config).await
     }

@@ -108,10 +108,10 @@ mod tests {
     use bytes::{BufMut, BytesMut};
     use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
     use kafka_protocol::messages::{
-        ConsumerGroupDescribeResponse, CreatePartitionsResponse, CreateTopicsResponse, DescribeConfigsResponse,
-        DescribeGroupsResponse, FetchResponse, FindCoordinatorResponse, InitProducerIdResponse,
-        ListGroupsResponse, ListOffsetsResponse, MetadataResponse, OffsetCommitResponse, OffsetFetchResponse,
-        ResponseHeader, TopicName,
+        ConsumerGroupDescribeResponse, CreatePartitionsResponse, CreateTopicsResponse,
+        DescribeConfigsResponse, DescribeGroupsResponse, FetchResponse, FindCoordinatorResponse,
+        InitProducerIdResponse, ListGroupsResponse, ListOffsetsResponse, MetadataResponse,
+        OffsetCommitResponse, OffsetFetchResponse, ResponseHeader, TopicName,
     };
     use kafka_protocol::protocol::{Encodable, HeaderVersion, StrBytes};
 
@@ -120,9 +120,7 @@ mod tests {
         let mut header = ResponseHeader::default().with_correlation_id(9);
         if api.response_header_version(version) >= 1 {
             // An unknown tagged field in the header must be skipped, not read as the body.
-            header
-                .unknown_tagged_fields
-                .insert(7, Bytes::from_static(b"abc"));
+            header.unknown_tagged_fields.insert(7, Bytes::from_static(b"abc"));
         }
         header
             .encode(&mut buf, api.response_header_version(version))
@@ -157,7 +155,11 @@ mod tests {
         check!(ApiKey::InitProducerId, InitProducerIdResponse, 0..=5);
         check!(ApiKey::DescribeConfigs, DescribeConfigsResponse, 1..=4);
         check!(ApiKey::CreatePartitions, CreatePartitionsResponse, 0..=3);
-        check!(ApiKey::ConsumerGroupDescribe, ConsumerGroupDescribeResponse, 0..=1);
+        check!(
+            ApiKey::ConsumerGroupDescribe,
+            ConsumerGroupDescribeResponse,
+            0..=1
+        );
     }
 
     #[test]
@@ -184,7 +186,11 @@ mod tests {
     fn zero_unknown_and_truncated_responses_ask_for_no_wait() {
         let f = frame(ApiKey::Fetch, 11, &FetchResponse::default());
         assert_eq!(client_throttle_ms(ApiKey::Fetch, 11, &f), None);
-        let f = frame(ApiKey::Fetch, 11, &FetchResponse::default().with_throttle_time_ms(-5));
+        let f = frame(
+            ApiKey::Fetch,
+            11,
+            &FetchResponse::default().with_throttle_time_ms(-5),
+        );
         assert_eq!(client_throttle_ms(ApiKey::Fetch, 11, &f), None);
         assert_eq!(client_throttle_ms(ApiKey::SaslHandshake, 1, &f), None);
         let mut short = BytesMut::new();

@@ -718,8 +718,8 @@ fn group_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         OffsetFetchResponseTopic, OffsetFetchResponseTopics,
     };
     use kafka_protocol::messages::{
-        ConsumerGroupDescribeResponse, DescribeGroupsResponse, FindCoordinatorResponse, GroupId, ListGroupsResponse,
-        OffsetCommitResponse, OffsetFetchResponse, TopicName,
+        ConsumerGroupDescribeResponse, DescribeGroupsResponse, FindCoordinatorResponse, GroupId,
+        ListGroupsResponse, OffsetCommitResponse, OffsetFetchResponse, TopicName,
     };
     use kafka_protocol::protocol::StrBytes;
 

@@ -13,12 +13,12 @@ use std::future::Future;
 use kafka_protocol::messages::ApiKey;
 
 pub use wire::{
-    CommittedOffset, GROUP_ID_NOT_FOUND, GroupDescription, GroupKind, GroupState, ListedGroup, PartitionIssue,
-    build_consumer_group_describe_request, build_describe_groups_request, build_find_coordinator_request,
-    build_list_groups_request, build_offset_commit_request, build_offset_fetch_request,
-    is_consumer_protocol, process_consumer_group_describe_response, process_describe_groups_response,
-    process_find_coordinator_response, process_list_groups_response, process_offset_commit_response,
-    process_offset_fetch_response,
+    CommittedOffset, GROUP_ID_NOT_FOUND, GroupDescription, GroupKind, GroupState, ListedGroup,
+    PartitionIssue, build_consumer_group_describe_request, build_describe_groups_request,
+    build_find_coordinator_request, build_list_groups_request, build_offset_commit_request,
+    build_offset_fetch_request, is_consumer_protocol, process_consumer_group_describe_response,
+    process_describe_groups_response, process_find_coordinator_response, process_list_groups_response,
+    process_offset_commit_response, process_offset_fetch_response,
 };
 
 use super::partition::ResponseIssue;

@@ -9,9 +9,10 @@ use kafka_protocol::messages::offset_commit_request::{
 };
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
 use kafka_protocol::messages::{
-    ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, DescribeGroupsRequest, DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse, GroupId,
-    ListGroupsRequest, ListGroupsResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
-    OffsetFetchResponse, TopicName,
+    ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, DescribeGroupsRequest,
+    DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse, GroupId, ListGroupsRequest,
+    ListGroupsResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
+    TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -186,7 +187,10 @@ pub fn build_list_groups_request() -> ListGroupsRequest {
 }
 
 /// Every listed group with its protocol type and, from v5, its type.
-pub fn process_list_groups_response(r: &ListGroupsResponse, version: i16) -> Result<Vec<ListedGroup>, ResponseIssue> {
+pub fn process_list_groups_response(
+    r: &ListGroupsResponse,
+    version: i16,
+) -> Result<Vec<ListedGroup>, ResponseIssue> {
     check(r.error_code, None)?;
     Ok(r.groups
         .iter()

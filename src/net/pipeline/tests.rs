@@ -58,7 +58,11 @@ async fn a_throttled_connection_holds_requests_back_without_timing_them_out() {
         async move { pending.wait().await }
     });
     let id3 = read_request(&mut broker).await;
-    assert!(t0.elapsed() >= Duration::from_secs(3), "written after {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= Duration::from_secs(3),
+        "written after {:?}",
+        t0.elapsed()
+    );
     // The broker, muted, answers the queued request late: it has not timed out.
     tokio::time::sleep(Duration::from_millis(500)).await;
     answer(&mut broker, id2, 0).await;

@@ -76,7 +76,10 @@ pub async fn sync_group(
     match decide(&described, &current.offsets, &unreadable, checkpoints) {
         SyncDecision::Active { state, members } => report.active = Some((format!("{state:?}"), members)),
         SyncDecision::NotConsumerGroup { protocol_type } => {
-            report.active = Some((format!("not a consumer group (protocol type `{protocol_type}`)"), 0));
+            report.active = Some((
+                format!("not a consumer group (protocol type `{protocol_type}`)"),
+                0,
+            ));
         }
         SyncDecision::Sync(plan) => {
             report.ahead = plan.ahead;

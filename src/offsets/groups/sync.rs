@@ -233,9 +233,22 @@ mod kinds {
             protocol_type: p.to_owned(),
         };
         for kind in [GroupKind::Consumer, classic("consumer"), classic("")] {
-            let idle = decide(&group(GroupState::Empty, 0, kind.clone()), &[], &[], &[checkpoint()]);
-            assert!(matches!(idle, SyncDecision::Sync(p) if p.commit.len() == 1), "{kind:?}");
-            let busy = decide(&group(GroupState::Stable, 1, kind.clone()), &[], &[], &[checkpoint()]);
+            let idle = decide(
+                &group(GroupState::Empty, 0, kind.clone()),
+                &[],
+                &[],
+                &[checkpoint()],
+            );
+            assert!(
+                matches!(idle, SyncDecision::Sync(p) if p.commit.len() == 1),
+                "{kind:?}"
+            );
+            let busy = decide(
+                &group(GroupState::Stable, 1, kind.clone()),
+                &[],
+                &[],
+                &[checkpoint()],
+            );
             assert!(matches!(busy, SyncDecision::Active { .. }), "{kind:?}");
         }
     }

@@ -9,11 +9,11 @@ use kafka_protocol::messages::describe_configs_response::{
 };
 use kafka_protocol::messages::fetch_response::AbortedTransaction;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ConsumerGroupDescribeRequest, CreateTopicsRequest, CreateTopicsResponse, DescribeConfigsRequest,
-    DescribeConfigsResponse, DescribeGroupsRequest, FetchRequest, FetchResponse, FindCoordinatorRequest,
-    InitProducerIdRequest, InitProducerIdResponse, ListGroupsRequest, ListOffsetsRequest,
-    ListOffsetsResponse, MetadataRequest, MetadataResponse, OffsetCommitRequest, OffsetFetchRequest,
-    ProduceRequest, ProduceResponse, ProducerId,
+    ApiKey, ApiVersionsRequest, ConsumerGroupDescribeRequest, CreateTopicsRequest, CreateTopicsResponse,
+    DescribeConfigsRequest, DescribeConfigsResponse, DescribeGroupsRequest, FetchRequest, FetchResponse,
+    FindCoordinatorRequest, InitProducerIdRequest, InitProducerIdResponse, ListGroupsRequest,
+    ListOffsetsRequest, ListOffsetsResponse, MetadataRequest, MetadataResponse, OffsetCommitRequest,
+    OffsetFetchRequest, ProduceRequest, ProduceResponse, ProducerId,
 };
 use kafka_protocol::protocol::{
     Decodable, Encodable, HeaderVersion, StrBytes, decode_request_header_from_buffer,

@@ -186,9 +186,14 @@ fn kip_848_groups_are_described_by_consumer_group_describe() {
             .with_group_id(group_id("denied"))
             .with_error_code(30),
     ]);
-    let d = process_consumer_group_describe_response(&r, "g").unwrap().unwrap();
+    let d = process_consumer_group_describe_response(&r, "g")
+        .unwrap()
+        .unwrap();
     assert_eq!(d.kind, GroupKind::Consumer);
-    assert_eq!((d.state.clone(), d.members), (GroupState::Other("Reconciling".to_owned()), 2));
+    assert_eq!(
+        (d.state.clone(), d.members),
+        (GroupState::Other("Reconciling".to_owned()), 2)
+    );
     assert!(d.is_consumer_group());
     assert_eq!(process_consumer_group_describe_response(&r, "classic"), Ok(None));
     assert!(process_consumer_group_describe_response(&r, "denied").is_err());
@@ -196,7 +201,10 @@ fn kip_848_groups_are_described_by_consumer_group_describe() {
         process_consumer_group_describe_response(&r, "missing"),
         Err(ResponseIssue::Missing)
     );
-    assert_eq!(build_consumer_group_describe_request("g").group_ids, [group_id("g")]);
+    assert_eq!(
+        build_consumer_group_describe_request("g").group_ids,
+        [group_id("g")]
+    );
     assert_eq!(GroupState::parse("empty"), GroupState::Empty);
 }
 

@@ -79,7 +79,8 @@ fn python(args: &[std::ffi::OsString], request: &Value, what: &str) -> Value {
     let out = child.wait_with_output().expect("python output");
     assert!(
         out.status.success(),
-        "{what} failed: {}",
+        "{what} failed ({}): {}",
+        out.status,
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("json answer")

@@ -107,7 +107,8 @@ pub fn is_consumer_protocol(protocol_type: &str) -> bool {
 pub struct ListedGroup {
     pub id: String,
     pub protocol_type: String,
-    /// ListGroups v5+ (KIP-848): `classic`, `consumer`, `share`, `streams`; `None` before.
+    /// ListGroups v5+ (KIP-848): `classic`, `consumer`, `share`, `streams`; `None` before, or
+    /// when the broker left it empty.
     pub group_type: Option<String>,
 }
 
@@ -197,7 +198,8 @@ pub fn process_list_groups_response(
         .map(|g| ListedGroup {
             id: g.group_id.0.to_string(),
             protocol_type: g.protocol_type.to_string(),
-            group_type: (version >= 5).then(|| g.group_type.to_string()),
+            // An empty type says nothing (a broker that does not fill it in).
+            group_type: (version >= 5 && !g.group_type.is_empty()).then(|| g.group_type.to_string()),
         })
         .collect())
 }

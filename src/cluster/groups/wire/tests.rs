@@ -220,3 +220,16 @@ fn a_classic_group_of_another_protocol_is_not_a_consumer_group() {
     assert!(!d.is_consumer_group());
     assert!(GroupDescription::unknown().is_consumer_group());
 }
+
+#[test]
+fn an_empty_group_type_is_no_type() {
+    use kafka_protocol::messages::list_groups_response::ListedGroup as Wire;
+    let r = ListGroupsResponse::default().with_groups(vec![
+        Wire::default()
+            .with_group_id(group_id("g"))
+            .with_protocol_type(s("consumer")),
+    ]);
+    let listed = process_list_groups_response(&r, 5).unwrap();
+    assert_eq!(listed[0].group_type, None);
+    assert!(listed[0].is_consumer_group());
+}

@@ -57,6 +57,14 @@ fn run_script(name: &str, args: &[&str], request: Value) -> Value {
 /// Runs the venv's Python with `args`, `request` as JSON on stdin, and parses its stdout as
 /// JSON; fails the test with its stderr if it fails.
 fn python(args: &[std::ffi::OsString], request: &Value, what: &str) -> Value {
+    match python_once(args, request) {
+        Ok(v) => v,
+        Err(e) => panic!("{what} failed {e}"),
+    }
+}
+
+/// One run of [`python`]; the error names the exit status and the script's stderr.
+fn python_once(args: &[std::ffi::OsString], request: &Value) -> Result<Value, String> {
     let python = super::tools_dir().join("venv").join("bin").join("python");
     assert!(
         python.exists(),
@@ -77,13 +85,14 @@ fn python(args: &[std::ffi::OsString], request: &Value, what: &str) -> Value {
         .write_all(request.to_string().as_bytes())
         .expect("write request");
     let out = child.wait_with_output().expect("python output");
-    assert!(
-        out.status.success(),
-        "{what} failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json answer")
+    if !out.status.success() {
+        return Err(format!(
+            "({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(serde_json::from_slice(&out.stdout).expect("json answer"))
 }
 
 async fn run_async(command: &'static str, request: Value) -> Value {
@@ -186,8 +195,26 @@ pub async fn commit(bootstrap: &str, group: &str, offsets: &[(&str, i32, i64)]) 
 }
 
 /// The committed offsets of `group`, sorted.
+///
+/// A read, so it is tried again if the Python process dies of a signal: librdkafka's admin
+/// client has been seen to crash (SIGSEGV) under load while a group rebalances.
 pub async fn committed(bootstrap: &str, group: &str) -> Vec<(String, i32, i64)> {
-    let answer = run_async("committed", json!({"bootstrap": bootstrap, "group": group})).await;
+    let request = json!({"bootstrap": bootstrap, "group": group});
+    let answer = tokio::task::spawn_blocking(move || {
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("protocol-tests/support/kafka_client.py");
+        let args = [script.into_os_string(), "committed".into()];
+        let mut tries = 0;
+        loop {
+            match python_once(&args, &request) {
+                Ok(v) => return v,
+                Err(e) if e.contains("signal") && tries < 3 => tries += 1,
+                Err(e) => panic!("kafka_client.py committed failed {e}"),
+            }
+        }
+    })
+    .await
+    .expect("python task");
     serde_json::from_value(answer["offsets"].clone()).expect("offsets")
 }
 

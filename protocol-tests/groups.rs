@@ -1,17 +1,19 @@
-//! Consumer groups across a flow.
+//! Consumer groups across a flow, on Apache Kafka (the shared brokers, groups and topics of
+//! each test its own), checked with confluent-kafka.
 //!
-//! Between two tansu brokers with confluent-kafka: a group that committed offsets in the
-//! middle of batches on the source, for several partitions and codecs, resumes on the target
-//! at exactly the record it would read next on the source (contents compared, no duplicate,
-//! no gap), although the target partitions held other records before (so target offsets
-//! differ from source offsets); the checkpoints topic is decoded by a Python decoder written
-//! here from MM2's format description; `kmirror offsets translate` prints the translation and
-//! `--commit` moves a second group.
+//! - A group that committed offsets in the middle of batches on the source, for partitions in
+//!   every codec, resumes on the target at exactly the record it would read next on the source
+//!   (contents compared, no duplicate, no gap), although the target partitions held other
+//!   records before (so target offsets differ from source offsets); the checkpoints topic is
+//!   decoded by a Python decoder written here from MM2's format description; `kmirror offsets
+//!   translate` prints the translation and `--commit` moves a second group.
+//! - The sync rules with a real coordinator, for a classic target group and for a KIP-848 one
+//!   (`group.protocol=consumer`): the target group follows the source while it is empty, is
+//!   left alone while a librdkafka consumer is a member of it, and is never rewound.
 //!
-//! Between two fake brokers, for what tansu cannot do (its DescribeGroups fails for existing
-//! groups on sqlite storage, and it accepts commits to groups with members): the target group
-//! follows the source while it is idle, is left alone while it has members, is never
-//! rewound; a committed offset inside aborted data moves to the next replicated record.
+//! Between two fake brokers, for what a real broker does not do on demand: a DescribeGroups
+//! that fails with an exact error (nothing is committed for a group whose state is unknown),
+//! and a committed offset inside aborted data (it moves to the next replicated record).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,8 +21,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use kafka_protocol::messages::ApiKey;
-use kmirror::cluster::{Cluster, OffsetSpec};
-use kmirror::config::ClientConfig;
+use kmirror::cluster::OffsetSpec;
 use kmirror::protocol::batch::RecordBatch;
 use kmirror::protocol::mm2::{Checkpoint, Mm2Record};
 use kmirror::protocol::records::decode_records;
@@ -29,9 +30,9 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::replication_faults::transactional_source;
+use crate::support::kafka;
 use crate::support::kmirror::Kmirror;
-use crate::support::pyclient::{self, PyRecord};
-use crate::support::tansu::TansuBroker;
+use crate::support::pyclient::{self, Member, PyRecord};
 use crate::support::{eventually, hex, mm2_properties, topic};
 
 /// Decodes every record of partition 0 of a checkpoints topic from MM2's description:
@@ -77,10 +78,10 @@ json.dump({"end": end, "records": out}, sys.stdout)
 /// `GROUP_AUTHORIZATION_FAILED`: not retriable.
 const GROUP_AUTHORIZATION_FAILED: i16 = 30;
 
-const CODECS: [&str; 4] = ["none", "gzip", "lz4", "zstd"];
+const CODECS: [&str; 5] = ["none", "gzip", "snappy", "lz4", "zstd"];
 const RECORDS: i64 = 30;
 /// Offsets the group commits on the source, per partition: inside batches of 7.
-const APP_COMMITS: [i64; 4] = [10, 15, 3, 23];
+const APP_COMMITS: [i64; 5] = [10, 15, 3, 23, 8];
 
 fn records(partition: i32) -> Vec<PyRecord> {
     (0..RECORDS)
@@ -145,16 +146,18 @@ fn table_rows(text: &str, topic: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_resumes_on_the_target_at_exactly_the_record_it_would_read_next() {
-    let (source, target) = (TansuBroker::start().await, TansuBroker::start().await);
+    let (source, target) = (kafka::shared_source().await, kafka::shared_target().await);
     let (src, tgt) = (source.addr(), target.addr());
     let t = topic("groups");
+    let (app, cli) = (format!("{t}-app"), format!("{t}-cli"));
     let remote = format!("source.{t}");
-    pyclient::create_topic(&src, &t, 4).await;
+    let n = CODECS.len() as i32;
+    pyclient::create_topic(&src, &t, n).await;
     // Other records on the target first: target offsets are source offsets plus 2 + p.
-    pyclient::create_topic(&tgt, &remote, 4).await;
-    for p in 0..4i32 {
+    pyclient::create_topic(&tgt, &remote, n).await;
+    for p in 0..n {
         let junk: Vec<PyRecord> = (0..2 + p)
             .map(|i| PyRecord {
                 value: Some(hex(format!("older {i}").as_bytes())),
@@ -165,83 +168,54 @@ async fn a_group_resumes_on_the_target_at_exactly_the_record_it_would_read_next(
         let config = json!({"compression.type": CODECS[p as usize], "batch.num.messages": 7});
         let _ = pyclient::produce(&src, &t, p, config, &records(p)).await;
     }
+    let app_commits: Vec<(&str, i32, i64)> =
+        (0..n).map(|p| (t.as_str(), p, APP_COMMITS[p as usize])).collect();
+    pyclient::commit(&src, &app, &app_commits).await;
+    pyclient::commit(&src, &cli, &[(t.as_str(), 0, 4), (t.as_str(), 1, 20)]).await;
     let dir = tempfile::tempdir().unwrap();
-    // Replicated first, by a kmirror without group sync, and the groups committed on the source
-    // only then, before a second kmirror syncs them: its first look at a group sees every
-    // partition's commit, translatable. tansu cannot describe a group once it exists, so
-    // kmirror syncs a group there only once, and tansu may apply one multi-partition commit
-    // in parts: a group discovered while it commits could be synced for only some partitions.
-    let config = mm2_properties(dir.path(), &src, &tgt, &format!("source->target.topics = {t}"));
-    let first = Kmirror::run(&config, dir.path());
-    let target_cluster = Cluster::bootstrap("check", std::slice::from_ref(&tgt), ClientConfig::default())
-        .await
-        .unwrap();
-    let replicated = async {
-        loop {
-            let mut ends = Vec::new();
-            for p in 0..4 {
-                ends.push(
-                    target_cluster
-                        .list_offset(&remote, p, OffsetSpec::Latest)
-                        .await
-                        .unwrap_or(-1),
-                );
-            }
-            if ends == [32, 33, 34, 35] {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(90), replicated)
-        .await
-        .unwrap_or_else(|_| panic!("not replicated; kmirror log:\n{}", first.log()));
-    first.stop_cleanly().await;
-    let app: Vec<(&str, i32, i64)> = (0..4).map(|p| (t.as_str(), p, APP_COMMITS[p as usize])).collect();
-    pyclient::commit(&src, "app", &app).await;
-    pyclient::commit(&src, "cli", &[(t.as_str(), 0, 4), (t.as_str(), 1, 20)]).await;
     let config = mm2_properties(
         dir.path(),
         &src,
         &tgt,
         &format!(
-            "source->target.topics = {t}\ngroups = app\nrefresh.groups.interval.seconds = 1\n\
-             emit.checkpoints.interval.seconds = 1\nsync.group.offsets.enabled = true\n\
-             sync.group.offsets.interval.seconds = 1"
+            "source->target.topics = {t}\nemit.heartbeats.enabled = false\ngroups = {app}\n\
+             refresh.groups.interval.seconds = 1\nemit.checkpoints.interval.seconds = 1\n\
+             sync.group.offsets.enabled = true\nsync.group.offsets.interval.seconds = 1"
         ),
     );
     let kmirror = Kmirror::run(&config, dir.path());
+    let target_cluster = target.client().await;
 
     // The group appears on the target at the translated offsets.
-    let want: Vec<(String, i32, i64)> = (0..4)
+    let want: Vec<(String, i32, i64)> = (0..n)
         .map(|p| (remote.clone(), p, APP_COMMITS[p as usize] + 2 + i64::from(p)))
         .collect();
     let wait = async {
         loop {
-            let got = pyclient::committed(&tgt, "app").await;
-            if got.len() == 4 {
+            let got = pyclient::committed(&tgt, &app).await;
+            if got == want {
                 return got;
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
         }
     };
     let got = tokio::time::timeout(Duration::from_secs(90), wait)
         .await
         .unwrap_or_else(|_| {
             panic!(
-                "group app not synced on the target; kmirror log:\n{}",
+                "group {app} not synced on the target; kmirror log:\n{}",
                 kmirror.log()
             )
         });
     assert_eq!(got, want, "kmirror log:\n{}", kmirror.log());
 
     // A consumer of the group on the target reads exactly what it would read on the source.
-    for p in 0..4i32 {
+    for p in 0..n {
         let from = APP_COMMITS[p as usize];
-        let n = usize::try_from(RECORDS - from).unwrap();
-        let on_source = pyclient::consume(&src, &t, p, from, n, 60).await;
-        let on_target = pyclient::consume_group(&tgt, "app", &remote, p, n, 60).await;
-        assert_eq!(on_source.len(), n);
+        let count = usize::try_from(RECORDS - from).unwrap();
+        let on_source = pyclient::consume(&src, &t, p, from, count, 60).await;
+        let on_target = pyclient::consume_group(&tgt, &app, &remote, p, count, 60).await;
+        assert_eq!(on_source.len(), count);
         assert_eq!(on_target[0].offset, from + 2 + i64::from(p), "partition {p}");
         assert_eq!(
             contents(on_target),
@@ -251,8 +225,8 @@ async fn a_group_resumes_on_the_target_at_exactly_the_record_it_would_read_next(
         );
     }
 
-    // The checkpoints, read by an independent decoder (up to the end offset, which
-    // librdkafka's admin client cannot always get from tansu).
+    // The checkpoints, read by an independent decoder (up to the end offset). The topic is
+    // shared by every test on this target: only this group's records are looked at.
     let checkpoints_topic = "source.checkpoints.internal";
     let _ = target_cluster
         .refresh_topics(&[checkpoints_topic.to_owned()])
@@ -270,29 +244,33 @@ async fn a_group_resumes_on_the_target_at_exactly_the_record_it_would_read_next(
     for r in decoded["records"].as_array().unwrap() {
         let s = |k: &str| r[k].as_str().unwrap().to_owned();
         let n = |k: &str| r[k].as_i64().unwrap();
+        if s("topic") != remote {
+            continue;
+        }
         let _ = latest.insert(
             (s("group"), s("topic"), n("partition")),
             (n("version"), n("upstream"), n("downstream"), s("metadata")),
         );
     }
-    for p in 0..4i64 {
+    for p in 0..i64::from(n) {
         let from = APP_COMMITS[p as usize];
         assert_eq!(
-            latest.get(&("app".to_owned(), remote.clone(), p)),
+            latest.get(&(app.clone(), remote.clone(), p)),
             Some(&(0, from, from + 2 + p, String::new())),
             "checkpoint of partition {p}: {decoded}; kmirror log:\n{}",
             kmirror.log()
         );
     }
-    assert!(latest.keys().all(|(g, _, _)| g == "app"), "{decoded}");
+    assert!(latest.keys().all(|(g, _, _)| *g == app), "{decoded}");
 
     // The CLI: the translation of another group, then its commit.
     let (ok, text) = eventually(
         "translate sees the replicated data",
         Duration::from_secs(30),
         || async {
-            let (ok, text) = translate(dir.path(), &config, "cli", false);
-            (ok && table_rows(&text, &t).iter().all(|r| r[6] == "exact")).then_some((ok, text))
+            let (ok, text) = translate(dir.path(), &config, &cli, false);
+            let rows = table_rows(&text, &t);
+            (ok && rows.len() == 2 && rows.iter().all(|r| r[6] == "exact")).then_some((ok, text))
         },
     )
     .await;
@@ -314,19 +292,152 @@ async fn a_group_resumes_on_the_target_at_exactly_the_record_it_would_read_next(
         [expect("0", "4", "6", "26"), expect("1", "20", "23", "10")],
         "{text}"
     );
-    let (ok, text) = translate(dir.path(), &config, "cli", true);
+    let (ok, text) = translate(dir.path(), &config, &cli, true);
     assert!(ok, "{text}");
     assert!(text.contains(&format!("committed {remote}-0 at 6")), "{text}");
     assert_eq!(
-        pyclient::committed(&tgt, "cli").await,
+        pyclient::committed(&tgt, &cli).await,
         [(remote.clone(), 0, 6), (remote.clone(), 1, 23)]
     );
-    let first = pyclient::consume_group(&tgt, "cli", &remote, 1, 1, 60).await;
+    let first = pyclient::consume_group(&tgt, &cli, &remote, 1, 1, 60).await;
     assert_eq!(
         contents(first),
         contents(pyclient::consume(&src, &t, 1, 20, 1, 60).await)
     );
     kmirror.stop_cleanly().await;
+}
+
+/// The `result` counts of `kmirror_group_offset_syncs_total` on kmirror's metrics endpoint.
+async fn sync_results(addr: &str, result: &str) -> f64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to /metrics");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out).await.unwrap();
+    out.lines()
+        .filter(|l| {
+            l.starts_with("kmirror_group_offset_syncs_total{") && l.contains(&format!("result=\"{result}\""))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Waits until kmirror has skipped `result` two more times: whole sync passes happened since.
+async fn two_more(addr: &str, result: &str) {
+    let seen = sync_results(addr, result).await;
+    eventually(
+        &format!("two more {result} passes"),
+        Duration::from_secs(60),
+        || async { (sync_results(addr, result).await >= seen + 2.0).then_some(()) },
+    )
+    .await;
+}
+
+/// The sync rules against a real coordinator, with a target group of `protocol` (`classic`,
+/// or `consumer` for KIP-848): it follows the source while it is empty, is left alone while a
+/// consumer is a member, and is never rewound.
+async fn the_target_group_follows_only_while_empty(protocol: &str) {
+    let (source, target) = (kafka::shared_source().await, kafka::shared_target().await);
+    let (src, tgt) = (source.addr(), target.addr());
+    let t = topic(&format!("rules-{protocol}"));
+    let group = format!("{t}-app");
+    let remote = format!("source.{t}");
+    pyclient::create_topic(&src, &t, 1).await;
+    let values: Vec<PyRecord> = (0..40)
+        .map(|i| PyRecord {
+            value: Some(hex(format!("v{i}").as_bytes())),
+            ..PyRecord::default()
+        })
+        .collect();
+    let _ = pyclient::produce(&src, &t, 0, json!({"batch.num.messages": 5}), &values).await;
+    pyclient::commit(&src, &group, &[(t.as_str(), 0, 10)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = mm2_properties(
+        dir.path(),
+        &src,
+        &tgt,
+        &format!(
+            "source->target.topics = {t}\nemit.heartbeats.enabled = false\ngroups = {group}\n\
+             refresh.groups.interval.seconds = 1\nemit.checkpoints.interval.seconds = 1\n\
+             sync.group.offsets.enabled = true\nsync.group.offsets.interval.seconds = 1"
+        ),
+    );
+    let k = Kmirror::run_with(&config, dir.path(), &["--metrics-addr", "127.0.0.1:0"]);
+    let metrics = eventually("the metrics address", Duration::from_secs(20), || async {
+        let log = k.log();
+        let at = log.find("metrics on http://")? + "metrics on http://".len();
+        Some(log[at..][..log[at..].find("/metrics")?].to_owned())
+    })
+    .await;
+    // The target topic starts empty: translations equal the source offsets.
+    let at = |offset: i64| vec![(remote.clone(), 0, offset)];
+    let synced = |offset: i64| {
+        let (tgt, group, want) = (tgt.clone(), group.clone(), at(offset));
+        async move {
+            eventually(
+                &format!("the target group at {offset}"),
+                Duration::from_secs(60),
+                || async { (pyclient::committed(&tgt, &group).await == want).then_some(()) },
+            )
+            .await;
+        }
+    };
+    synced(10).await;
+    // Empty: it follows the source.
+    pyclient::commit(&src, &group, &[(t.as_str(), 0, 15)]).await;
+    synced(15).await;
+
+    // A consumer joins the group on the target: kmirror leaves it alone.
+    let member = Member::join(&tgt, &group, &remote, protocol).await;
+    pyclient::commit(&src, &group, &[(t.as_str(), 0, 20)]).await;
+    two_more(&metrics, "skipped_active").await;
+    assert_eq!(
+        pyclient::committed(&tgt, &group).await,
+        at(15),
+        "kmirror log:\n{}",
+        k.log()
+    );
+    assert_eq!(
+        sync_results(&metrics, "failed").await,
+        0.0,
+        "no commit was even tried:\n{}",
+        k.log()
+    );
+
+    // Empty again: it follows, to exactly the translation.
+    member.leave().await;
+    synced(20).await;
+
+    // Ahead of the translation (committed on the target while empty): never rewound.
+    pyclient::commit(&tgt, &group, &[(remote.as_str(), 0, 35)]).await;
+    pyclient::commit(&src, &group, &[(t.as_str(), 0, 25)]).await;
+    two_more(&metrics, "skipped_ahead").await;
+    assert_eq!(pyclient::committed(&tgt, &group).await, at(35));
+
+    // Behind again: it follows.
+    pyclient::commit(&tgt, &group, &[(remote.as_str(), 0, 1)]).await;
+    synced(25).await;
+    assert_eq!(
+        sync_results(&metrics, "failed").await,
+        0.0,
+        "kmirror log:\n{}",
+        k.log()
+    );
+    k.stop_cleanly().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_classic_target_group_follows_only_while_empty_and_is_never_rewound() {
+    the_target_group_follows_only_while_empty("classic").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kip_848_target_group_follows_only_while_empty_and_is_never_rewound() {
+    the_target_group_follows_only_while_empty("consumer").await;
 }
 
 fn target_offset(target: &FakeBroker, group: &str) -> Option<i64> {
@@ -346,7 +457,7 @@ async fn two_sync_passes(target: &FakeBroker) {
 }
 
 #[tokio::test]
-async fn the_target_group_follows_while_idle_and_is_never_rewound_or_touched_while_active() {
+async fn a_group_whose_state_is_unknown_is_not_committed_and_aborted_data_is_skipped() {
     let (source, target) = (FakeBroker::start().await, FakeBroker::start().await);
     // Source offsets: 0..3 committed transaction, 3 marker, 4..6 aborted, 6 marker, 7..10
     // plain. On the target: 0..3 and 3..6.
@@ -410,20 +521,7 @@ async fn the_target_group_follows_while_idle_and_is_never_rewound_or_touched_whi
     assert_eq!(target_offset(&target, "app"), Some(4));
     assert_eq!(target.request_count(ApiKey::OffsetCommit), commits);
 
-    // Members on the target: nothing is sent for the group.
-    target.set_group("app", "Stable", 1);
-    two_sync_passes(&target).await;
-    assert_eq!(target_offset(&target, "app"), Some(4));
-    assert_eq!(target.request_count(ApiKey::OffsetCommit), commits);
-
-    // Idle again but ahead of the translation: not rewound.
-    target.set_group("app", "Empty", 0);
-    target.commit_group_offset("app", "source.tx", 0, 100);
-    two_sync_passes(&target).await;
-    assert_eq!(target_offset(&target, "app"), Some(100));
-
-    // Behind again: it follows.
-    target.commit_group_offset("app", "source.tx", 0, 1);
+    // Known again: it follows.
     synced(5).await;
 
     let _ = shutdown.send(true);

@@ -14,6 +14,7 @@ mod codecs;
 mod fake_broker;
 mod fuzz_corpus;
 mod groups;
+mod kafka_limits;
 mod kafka_security;
 mod memory_budget;
 mod mm2_internal;

@@ -45,6 +45,10 @@ pub const REPLICATION_LATENCY: &str = "kmirror_replication_latency_seconds";
 /// the target), against the configured budget.
 pub const IN_FLIGHT_BYTES: &str = "kmirror_in_flight_bytes";
 pub const BUDGET_BYTES: &str = "kmirror_memory_budget_bytes";
+/// Waits a broker imposed for a quota (KIP-219 `throttle_time_ms`), per cluster and API:
+/// `_count` is the number of throttled responses, `_sum` the seconds kmirror held requests
+/// back for them.
+pub const THROTTLE: &str = "kmirror_throttle_seconds";
 /// Partition sessions restarted from the acknowledged position after a produce failure.
 pub const PARTITION_RECOVERIES: &str = "kmirror_partition_recoveries_total";
 /// Offset syncs the offset-syncs topic acknowledged, per flow.
@@ -83,6 +87,7 @@ pub const ALL: &[&str] = &[
     FETCH_LATENCY,
     PRODUCE_LATENCY,
     REPLICATION_LATENCY,
+    THROTTLE,
     IN_FLIGHT_BYTES,
     BUDGET_BYTES,
     PARTITION_RECOVERIES,
@@ -168,6 +173,10 @@ pub(crate) fn fetch_latency(cluster: &str, seconds: f64) {
 
 pub(crate) fn produce_latency(cluster: &str, seconds: f64) {
     metrics::histogram!(PRODUCE_LATENCY, "cluster" => cluster.to_owned()).record(seconds);
+}
+
+pub(crate) fn throttled(cluster: &str, api: &str, seconds: f64) {
+    metrics::histogram!(THROTTLE, "cluster" => cluster.to_owned(), "api" => api.to_owned()).record(seconds);
 }
 
 pub(crate) fn replication_latency(flow: &str, seconds: f64) {

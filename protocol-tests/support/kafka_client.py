@@ -16,6 +16,10 @@ in order, duplicates kept, value null for a null header value.
   commit        {"bootstrap", "group", "offsets": [[topic, partition, offset]]} -> {"committed"}
   committed     {"bootstrap", "group"} -> {"offsets": [[topic, partition, offset]]}
   describe      {"bootstrap", "topic"} -> {"partitions": [{"partition", "leader", "replicas", "isr"}]}
+  member        {"bootstrap", "group", "topic", "protocol": "classic"|"consumer"} on the first
+                line of stdin: joins the group (KIP-848 with "consumer"), prints "joined" once it
+                has partitions, stays (committing nothing) until stdin closes, then leaves and
+                prints "left"
 
 Every request may carry "security": librdkafka settings (security.protocol, ssl.*, sasl.*)
 added to each client's configuration.
@@ -187,11 +191,33 @@ def describe(req):
     return {"partitions": sorted(out, key=lambda p: p["partition"])}
 
 
+def member(req):
+    import threading
+    conf = {"bootstrap.servers": req["bootstrap"], **COMMON, "group.id": req["group"],
+            "group.protocol": req.get("protocol", "classic"), "enable.auto.commit": False,
+            "auto.offset.reset": "earliest"}
+    consumer = Consumer(conf)
+    consumer.subscribe([req["topic"]])
+    done = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+    joined = False
+    while not done.is_set():
+        consumer.poll(0.2)
+        if not joined and consumer.assignment():
+            joined = True
+            print("joined", flush=True)
+    consumer.close()
+    print("left", flush=True)
+
+
 def main():
+    if len(sys.argv) == 2 and sys.argv[1] == "member":
+        member(json.loads(sys.stdin.readline()))
+        return
     commands = {"create-topic": create_topic, "produce": produce, "produce-seq": produce_seq, "consume": consume,
                 "commit": commit, "committed": committed, "describe": describe}
     if len(sys.argv) != 2 or sys.argv[1] not in commands:
-        raise SystemExit(f"usage: kafka_client.py {{{'|'.join(commands)}}} < request.json")
+        raise SystemExit(f"usage: kafka_client.py {{{'|'.join(commands)}|member}} < request.json")
     answer = commands[sys.argv[1]](json.load(sys.stdin))
     json.dump(answer, sys.stdout)
 

@@ -57,6 +57,14 @@ fn run_script(name: &str, args: &[&str], request: Value) -> Value {
 /// Runs the venv's Python with `args`, `request` as JSON on stdin, and parses its stdout as
 /// JSON; fails the test with its stderr if it fails.
 fn python(args: &[std::ffi::OsString], request: &Value, what: &str) -> Value {
+    match python_once(args, request) {
+        Ok(v) => v,
+        Err(e) => panic!("{what} failed {e}"),
+    }
+}
+
+/// One run of [`python`]; the error names the exit status and the script's stderr.
+fn python_once(args: &[std::ffi::OsString], request: &Value) -> Result<Value, String> {
     let python = super::tools_dir().join("venv").join("bin").join("python");
     assert!(
         python.exists(),
@@ -77,12 +85,14 @@ fn python(args: &[std::ffi::OsString], request: &Value, what: &str) -> Value {
         .write_all(request.to_string().as_bytes())
         .expect("write request");
     let out = child.wait_with_output().expect("python output");
-    assert!(
-        out.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json answer")
+    if !out.status.success() {
+        return Err(format!(
+            "({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(serde_json::from_slice(&out.stdout).expect("json answer"))
 }
 
 async fn run_async(command: &'static str, request: Value) -> Value {
@@ -200,8 +210,26 @@ pub async fn describe_topic(bootstrap: &str, topic: &str) -> Vec<PartitionReplic
 }
 
 /// The committed offsets of `group`, sorted.
+///
+/// A read, so it is tried again if the Python process dies of a signal: librdkafka's admin
+/// client has been seen to crash (SIGSEGV) under load while a group rebalances.
 pub async fn committed(bootstrap: &str, group: &str) -> Vec<(String, i32, i64)> {
-    let answer = run_async("committed", json!({"bootstrap": bootstrap, "group": group})).await;
+    let request = json!({"bootstrap": bootstrap, "group": group});
+    let answer = tokio::task::spawn_blocking(move || {
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("protocol-tests/support/kafka_client.py");
+        let args = [script.into_os_string(), "committed".into()];
+        let mut tries = 0;
+        loop {
+            match python_once(&args, &request) {
+                Ok(v) => return v,
+                Err(e) if e.contains("signal") && tries < 3 => tries += 1,
+                Err(e) => panic!("kafka_client.py committed failed {e}"),
+            }
+        }
+    })
+    .await
+    .expect("python task");
     serde_json::from_value(answer["offsets"].clone()).expect("offsets")
 }
 
@@ -255,4 +283,64 @@ pub async fn read_mm2(
         .await
         .expect("python task");
     serde_json::from_value(answer["records"].clone()).expect("records")
+}
+
+/// A librdkafka consumer joined to a group (`protocol` `classic`, or `consumer` for KIP-848),
+/// committing nothing, until [`Member::leave`] (or drop, which kills it).
+pub struct Member {
+    child: std::process::Child,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Member {
+    /// Starts the consumer and waits until the group gave it partitions of `topic`.
+    pub async fn join(bootstrap: &str, group: &str, topic: &str, protocol: &str) -> Self {
+        use std::io::BufRead;
+        let request = json!({"bootstrap": bootstrap, "group": group, "topic": topic, "protocol": protocol});
+        tokio::task::spawn_blocking(move || {
+            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("protocol-tests/support/kafka_client.py");
+            let mut child = Command::new(super::tools_dir().join("venv").join("bin").join("python"))
+                .arg(script)
+                .arg("member")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("start a group member");
+            let stdin = child.stdin.as_mut().expect("stdin");
+            writeln!(stdin, "{request}").expect("write the request");
+            let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+            let mut line = String::new();
+            let _ = stdout.read_line(&mut line).expect("read the member's answer");
+            assert_eq!(line.trim(), "joined", "the member did not join {request}");
+            Self { child, stdout }
+        })
+        .await
+        .expect("member task")
+    }
+
+    /// Leaves the group (the consumer closes) and waits until it has.
+    pub async fn leave(mut self) {
+        use std::io::BufRead;
+        tokio::task::spawn_blocking(move || {
+            drop(self.child.stdin.take());
+            let mut line = String::new();
+            let _ = self
+                .stdout
+                .read_line(&mut line)
+                .expect("read the member's answer");
+            assert_eq!(line.trim(), "left");
+            let _ = self.child.wait();
+        })
+        .await
+        .expect("member task");
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

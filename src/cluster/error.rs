@@ -81,7 +81,11 @@ impl ClusterError {
             Self::Partition { error, .. } | Self::Request { error, .. } | Self::Group { error, .. } => {
                 error.is_retriable()
             }
-            Self::MissingPartition { .. } => false,
+            // A broker may leave partitions out of an answer for a while: a Fetch it throttles
+            // for a quota comes back with no partition at all (apache/kafka:
+            // `KafkaApis.handleFetchRequest` answers an empty response with the throttle
+            // time, KIP-219). The connection holds the next request until the wait is over.
+            Self::MissingPartition { .. } => true,
         }
     }
 

@@ -8,6 +8,7 @@ mod error;
 pub mod groups;
 pub mod metadata;
 pub mod partition;
+mod refresh;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -40,6 +41,7 @@ pub struct Cluster {
     seeds: Vec<String>,
     config: ClientConfig,
     metadata: RwLock<Arc<MetadataSnapshot>>,
+    refresher: refresh::Refresher,
     slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<BrokerSlot>>>>,
 }
 
@@ -55,6 +57,7 @@ impl Cluster {
             seeds: seeds.to_vec(),
             config,
             metadata: RwLock::new(Arc::new(MetadataSnapshot::default())),
+            refresher: refresh::Refresher::default(),
             slots: Mutex::new(HashMap::new()),
         });
         let _ = cluster.refresh_metadata().await?;
@@ -105,14 +108,21 @@ impl Cluster {
             return Ok(conn.clone());
         }
         if let Some(old) = slot.conn.take() {
-            let kind = old.failure().map_or("closed", |e| e.kind());
-            metrics::connection_error(&self.name, addr, kind);
             metrics::connection_closed(&self.name);
+            if old.session_ending() {
+                // KIP-368: a fresh connection authenticates anew; the old one finishes the
+                // requests it carries in the background.
+                tracing::debug!(cluster = %self.name, broker = addr, "SASL session ends soon: opening a new connection");
+                old.retire();
+            } else {
+                let kind = old.failure().map_or("closed", |e| e.kind());
+                metrics::connection_error(&self.name, addr, kind);
+            }
         }
         if let Some(at) = slot.retry_at {
             tokio::time::sleep_until(at).await;
         }
-        match Connection::connect(addr, &self.config).await {
+        match Connection::connect_for(&self.name, addr, &self.config).await {
             Ok(conn) => {
                 slot.backoff.reset();
                 slot.retry_at = None;
@@ -153,7 +163,21 @@ impl Cluster {
         self.load_metadata(Some(topics)).await
     }
 
+    /// Refreshes through the [`refresh::Refresher`]: concurrent callers share one request, and
+    /// refreshes are paced and back off after failures.
     async fn load_metadata(&self, topics: Option<&[String]>) -> Result<Arc<MetadataSnapshot>, ClusterError> {
+        match self.refresher.turn(topics).await {
+            refresh::Turn::Done(result) => result.map(|()| self.metadata()),
+            refresh::Turn::Lead(lead) => {
+                let result = self.fetch_metadata(lead.wanted.as_deref()).await;
+                lead.finish(result.as_ref().map(|_| ()).map_err(Clone::clone));
+                result
+            }
+        }
+    }
+
+    /// One Metadata request, to the first broker that answers.
+    async fn fetch_metadata(&self, topics: Option<&[String]>) -> Result<Arc<MetadataSnapshot>, ClusterError> {
         let request = build_metadata_request(topics);
         let candidates = self.metadata_candidates();
         let mut last = None;

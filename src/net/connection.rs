@@ -23,17 +23,48 @@ pub struct Connection {
     pipeline: Arc<Pipeline>,
     versions: Arc<ApiVersionTable>,
     client_id: Arc<str>,
-    /// When the SASL session expires soon (KIP-368): from then on the connection counts as
-    /// unusable, so the cluster layer opens a freshly authenticated one.
-    retire_at: Option<tokio::time::Instant>,
+    /// The SASL session's lifetime (KIP-368), if the broker set one.
+    session: Option<Session>,
+}
+
+/// A SASL session with an end (KIP-368). A broker closes a connection whose session has ended
+/// when it next *reads* a request on it, dropping the answers to requests it was still
+/// processing (apache/kafka: `SocketServer.Processor.processCompletedReceives`, which checks
+/// `KafkaChannel.serverAuthenticationSessionExpired` for every request received and closes the
+/// channel). A request queued behind a slow one (a long-polling fetch) is read late, so kmirror
+/// keeps a margin: it stops handing the connection out at 85% of the session, as Kafka's
+/// clients re-authenticate between 85% and 95% of it, and stops writing on it at 95%.
+#[derive(Clone, Copy, Debug)]
+struct Session {
+    retire_at: tokio::time::Instant,
+    close_at: tokio::time::Instant,
+}
+
+impl Session {
+    fn starting_now(lifetime: std::time::Duration) -> Self {
+        let now = tokio::time::Instant::now();
+        Self {
+            retire_at: now + lifetime.mul_f64(0.85),
+            close_at: now + lifetime.mul_f64(0.95),
+        }
+    }
 }
 
 impl Connection {
     /// Connects (TCP, TLS if configured), performs the ApiVersions handshake and
     /// authenticates with SASL if configured.
     pub async fn connect(addr: &str, config: &ClientConfig) -> Result<Self, ConnectionError> {
+        Self::connect_for("", addr, config).await
+    }
+
+    /// [`connect`](Self::connect) for a connection of `cluster` (the label of its metrics).
+    pub async fn connect_for(
+        cluster: &str,
+        addr: &str,
+        config: &ClientConfig,
+    ) -> Result<Self, ConnectionError> {
         let stream = transport::open(addr, &config.security, config.connect_timeout).await?;
-        Self::handshake(stream, addr, config).await
+        Self::handshake_for(cluster, stream, addr, config).await
     }
 
     /// Runs the ApiVersions handshake and, if the configuration asks for it, SASL
@@ -43,9 +74,19 @@ impl Connection {
         addr: &str,
         config: &ClientConfig,
     ) -> Result<Self, ConnectionError> {
+        Self::handshake_for("", stream, addr, config).await
+    }
+
+    async fn handshake_for(
+        cluster: &str,
+        stream: BoxedStream,
+        addr: &str,
+        config: &ClientConfig,
+    ) -> Result<Self, ConnectionError> {
         let pipeline = Pipeline::start(
             stream,
             addr,
+            cluster,
             config.max_frame_bytes,
             config.max_in_flight,
             config.request_timeout,
@@ -54,7 +95,7 @@ impl Connection {
             pipeline: Arc::new(pipeline),
             versions: Arc::new(ApiVersionTable::default()),
             client_id: config.client_id.as_str().into(),
-            retire_at: None,
+            session: None,
         };
         let timeout = || ConnectionError::ConnectTimeout {
             addr: addr.to_owned(),
@@ -78,9 +119,7 @@ impl Connection {
             let lifetime = tokio::time::timeout_at(deadline, super::sasl::authenticate(&conn, sasl))
                 .await
                 .map_err(|_| timeout())??;
-            // Retire at 85% of the session, as Kafka's clients re-authenticate between 85%
-            // and 95% of it (KIP-368).
-            conn.retire_at = lifetime.map(|l| tokio::time::Instant::now() + l.mul_f64(0.85));
+            conn.session = lifetime.map(Session::starting_now);
         }
         Ok(conn)
     }
@@ -154,9 +193,31 @@ impl Connection {
             })
     }
 
-    /// False once the connection failed or is closing; callers then open a new one.
+    /// False once the connection failed or is closing, or its SASL session nears its end;
+    /// callers then open a new one.
     pub fn is_usable(&self) -> bool {
-        self.pipeline.is_usable() && self.retire_at.is_none_or(|t| tokio::time::Instant::now() < t)
+        self.pipeline.is_usable() && !self.session_ending()
+    }
+
+    /// True when the connection is healthy but its SASL session nears its end: it must be
+    /// [`retire`](Self::retire)d, not counted as failed.
+    pub fn session_ending(&self) -> bool {
+        self.session
+            .is_some_and(|s| tokio::time::Instant::now() >= s.retire_at)
+    }
+
+    /// Retires a connection whose session nears its end, in the background: requests already
+    /// on it finish (dropping a handle never fails them), a handle given out just before may
+    /// still send until 95% of the session, after which it takes no new request; once the
+    /// last answer is in, the socket is closed.
+    pub fn retire(self) {
+        let close_at = self.session.map(|s| s.close_at);
+        drop(tokio::spawn(async move {
+            if let Some(at) = close_at {
+                tokio::time::sleep_until(at).await;
+            }
+            self.close().await;
+        }));
     }
 
     /// The error that ended this connection, if it has ended.

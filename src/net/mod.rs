@@ -14,6 +14,7 @@ mod error;
 mod pipeline;
 mod sasl;
 pub mod scram;
+mod throttle;
 mod tls;
 pub mod transport;
 

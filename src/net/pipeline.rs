@@ -9,6 +9,11 @@
 //!   `Failed(e)` for good: every pending request and every later one gets the same `e`.
 //! - A caller that drops its request future (or its [`Pending`]) removes its own map entry,
 //!   so cancellation leaks nothing.
+//! - A request on the wire keeps the connection open: the socket closes when the last
+//!   [`Pipeline`] handle and the last [`Pending`] are gone, so dropping a connection (a retired
+//!   SASL session) never fails the requests still waiting on it.
+//! - After a response that asks the client to wait (a quota's `throttle_time_ms`, KIP-219),
+//!   nothing is written until the wait is over, and no request's timeout runs during it.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::IoSlice;
@@ -21,17 +26,26 @@ use kafka_protocol::messages::ApiKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
+use tokio::time::Instant;
 
 use super::ConnectionError;
+use super::throttle::client_throttle_ms;
 use super::transport::BoxedStream;
 use crate::protocol::codec::{self, CodecError};
 use crate::protocol::frame::{self, FrameStatus};
 
 type Reply = oneshot::Sender<Result<Bytes, ConnectionError>>;
 
+/// A caller waiting for a response, and what it asked (to read the response's throttle time).
+struct Waiter {
+    reply: Reply,
+    api: ApiKey,
+    version: i16,
+}
+
 enum State {
     Open {
-        pending: HashMap<i32, Reply>,
+        pending: HashMap<i32, Waiter>,
         closing: bool,
     },
     Failed(ConnectionError),
@@ -39,6 +53,10 @@ enum State {
 
 struct Shared {
     addr: String,
+    /// The cluster this connection belongs to, for metrics ("" outside a cluster).
+    cluster: Arc<str>,
+    /// No request is written before this instant: the broker throttles the connection.
+    throttled_until: Mutex<Option<Instant>>,
     state: Mutex<State>,
     /// Signalled when the pending map becomes empty (for a clean close).
     drained: Notify,
@@ -71,8 +89,8 @@ impl Shared {
         if !matches!(err, ConnectionError::Closed { .. }) {
             tracing::warn!(broker = %self.addr, error = %err, pending = pending.len(), "broker connection failed");
         }
-        for (_, reply) in pending {
-            let _ = reply.send(Err(err.clone()));
+        for (_, waiter) in pending {
+            let _ = waiter.reply.send(Err(err.clone()));
         }
         self.in_flight.close();
         self.stop.send_replace(true);
@@ -88,20 +106,43 @@ impl Shared {
     }
 
     fn deliver(&self, correlation_id: i32, frame: Bytes) {
-        let mut state = self.lock();
-        if let State::Open { pending, .. } = &mut *state {
-            match pending.remove(&correlation_id) {
-                Some(reply) => {
-                    let _ = reply.send(Ok(frame));
-                }
-                None => {
-                    tracing::debug!(broker = %self.addr, correlation_id, "response for an abandoned request")
-                }
-            }
+        let waiter = {
+            let mut state = self.lock();
+            let State::Open { pending, .. } = &mut *state else {
+                return;
+            };
+            let waiter = pending.remove(&correlation_id);
             if pending.is_empty() {
                 self.drained.notify_waiters();
             }
+            waiter
+        };
+        let Some(waiter) = waiter else {
+            tracing::debug!(broker = %self.addr, correlation_id, "response for an abandoned request");
+            return;
+        };
+        // Before the caller sees the response, so that its next request already waits.
+        if let Some(ms) = client_throttle_ms(waiter.api, waiter.version, &frame) {
+            self.throttle(waiter.api, ms);
         }
+        let _ = waiter.reply.send(Ok(frame));
+    }
+
+    /// The broker muted the connection for `ms` after answering an `api` request.
+    fn throttle(&self, api: ApiKey, ms: i32) {
+        let wait = Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+        let until = Instant::now() + wait;
+        {
+            let mut t = self.throttled_until.lock().unwrap_or_else(|p| p.into_inner());
+            *t = Some(t.map_or(until, |t| t.max(until)));
+        }
+        tracing::debug!(broker = %self.addr, ?api, throttle_ms = ms, "broker throttles the connection (quota)");
+        crate::metrics::throttled(&self.cluster, &format!("{api:?}"), wait.as_secs_f64());
+    }
+
+    /// When the current throttle ends, if one was ever set.
+    fn throttled_until(&self) -> Option<Instant> {
+        *self.throttled_until.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn forget(&self, correlation_id: i32) {
@@ -126,6 +167,24 @@ impl OutFrame {
         Self {
             chunks: chunks.into_iter().filter(|c| !c.is_empty()).collect(),
         }
+    }
+}
+
+impl OutFrame {
+    /// The API version in the request header (bytes 6 and 7 after the length prefix); -1 if
+    /// the frame is too short to hold one.
+    fn request_version(&self) -> i16 {
+        let mut header = [0u8; 8];
+        let mut n = 0;
+        for chunk in &self.chunks {
+            let take = (header.len() - n).min(chunk.len());
+            header[n..n + take].copy_from_slice(&chunk[..take]);
+            n += take;
+            if n == header.len() {
+                return i16::from_be_bytes([header[6], header[7]]);
+            }
+        }
+        -1
     }
 }
 
@@ -164,7 +223,7 @@ pub(crate) struct Pipeline {
     writer: mpsc::Sender<OutFrame>,
     next_correlation_id: AtomicI32,
     request_timeout: Duration,
-    tasks: [AbortHandle; 2],
+    tasks: Arc<Tasks>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -175,12 +234,19 @@ impl std::fmt::Debug for Pipeline {
     }
 }
 
-impl Drop for Pipeline {
+/// The reader and writer tasks, shared by the pipeline and every request on the wire: when
+/// the last of them is gone, the connection is closed and the tasks stop.
+struct Tasks {
+    shared: Arc<Shared>,
+    handles: [AbortHandle; 2],
+}
+
+impl Drop for Tasks {
     fn drop(&mut self) {
         let _ = self.shared.fail(ConnectionError::Closed {
             addr: self.shared.addr.clone(),
         });
-        for t in &self.tasks {
+        for t in &self.handles {
             t.abort();
         }
     }
@@ -190,9 +256,12 @@ impl Drop for Pipeline {
 /// map entry is removed and a late response is discarded.
 pub(crate) struct Pending {
     shared: Arc<Shared>,
+    _tasks: Arc<Tasks>,
     correlation_id: i32,
     api: ApiKey,
     request_timeout: Duration,
+    /// When the request was handed to the writer.
+    sent_at: Instant,
     response: Option<oneshot::Receiver<Result<Bytes, ConnectionError>>>,
     _permit: OwnedSemaphorePermit,
 }
@@ -215,6 +284,13 @@ impl Drop for Pending {
     }
 }
 
+/// A request times out `timeout` after it was sent, or after the end of a throttle that began
+/// since: a muted connection delays every request queued on it, and a broker that enforces a
+/// quota is not a dead broker.
+fn deadline(shared: &Shared, sent_at: Instant, timeout: Duration) -> Instant {
+    shared.throttled_until().map_or(sent_at, |t| t.max(sent_at)) + timeout
+}
+
 impl Pending {
     /// Waits for the response frame (header included) and its correlation id.
     pub(crate) async fn wait(mut self) -> Result<(i32, Bytes), ConnectionError> {
@@ -224,19 +300,29 @@ impl Pending {
                 addr: shared.addr.clone(),
             })
         };
+        let (sent_at, timeout) = (self.sent_at, self.request_timeout);
+        let mut deadline = deadline(&shared, sent_at, timeout);
         let Some(response) = self.response.as_mut() else {
             return Err(closed());
         };
-        let result = match tokio::time::timeout(self.request_timeout, response).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(closed()),
+        let result = loop {
+            match tokio::time::timeout_at(deadline, &mut *response).await {
+                Ok(Ok(result)) => break result,
+                Ok(Err(_)) => break Err(closed()),
+                Err(_) => {}
+            }
+            let later = self::deadline(&shared, sent_at, timeout);
+            if later > deadline {
+                deadline = later;
+                continue;
+            }
             // A broker that does not answer in time is treated as gone (as the Java client
             // does): close the connection so nothing else waits on it either.
-            Err(_) => Err(shared.fail(ConnectionError::Timeout {
+            break Err(shared.fail(ConnectionError::Timeout {
                 addr: shared.addr.clone(),
                 api: self.api,
                 after: self.request_timeout,
-            })),
+            }));
         };
         self.response = None;
         result.map(|frame| (self.correlation_id, frame))
@@ -247,6 +333,7 @@ impl Pipeline {
     pub(crate) fn start(
         stream: BoxedStream,
         addr: &str,
+        cluster: &str,
         max_frame_bytes: usize,
         max_in_flight: usize,
         request_timeout: Duration,
@@ -254,6 +341,8 @@ impl Pipeline {
         let (stop, stop_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             addr: addr.to_owned(),
+            cluster: cluster.into(),
+            throttled_until: Mutex::new(None),
             state: Mutex::new(State::Open {
                 pending: HashMap::new(),
                 closing: false,
@@ -267,11 +356,14 @@ impl Pipeline {
         let reader = tokio::spawn(read_loop(shared.clone(), read_half, max_frame_bytes));
         let writer = tokio::spawn(write_loop(shared.clone(), write_half, rx, stop_rx));
         Self {
+            tasks: Arc::new(Tasks {
+                shared: shared.clone(),
+                handles: [reader.abort_handle(), writer.abort_handle()],
+            }),
             shared,
             writer: tx,
             next_correlation_id: AtomicI32::new(0),
             request_timeout,
-            tasks: [reader.abort_handle(), writer.abort_handle()],
         }
     }
 
@@ -327,6 +419,7 @@ impl Pipeline {
             .map_err(|_| closed())?;
         let correlation_id = self.next_correlation_id.fetch_add(1, Ordering::Relaxed) & i32::MAX;
         let out = encode(correlation_id).map_err(|e| self.codec_error(e))?;
+        let version = out.request_version();
 
         let (reply, response) = oneshot::channel();
         match &mut *shared.lock() {
@@ -337,20 +430,23 @@ impl Pipeline {
                 });
             }
             State::Open { pending, .. } => {
-                let _ = pending.insert(correlation_id, reply);
+                let _ = pending.insert(correlation_id, Waiter { reply, api, version });
             }
         }
-        let pending = Pending {
+        let mut pending = Pending {
             shared: shared.clone(),
+            _tasks: self.tasks.clone(),
             correlation_id,
             api,
             request_timeout: self.request_timeout,
+            sent_at: Instant::now(),
             response: Some(response),
             _permit: permit,
         };
         if self.writer.send(out).await.is_err() {
             return Err(closed());
         }
+        pending.sent_at = Instant::now();
         Ok(pending)
     }
 
@@ -358,6 +454,8 @@ impl Pipeline {
     /// closes the socket.
     pub(crate) async fn close(&self) {
         let shared = &*self.shared;
+        let started = Instant::now();
+        let mut until = deadline(shared, started, self.request_timeout);
         loop {
             let drained = shared.drained.notified();
             {
@@ -372,8 +470,13 @@ impl Pipeline {
                     }
                 }
             }
-            if tokio::time::timeout(self.request_timeout, drained).await.is_err() {
-                break;
+            if tokio::time::timeout_at(until, drained).await.is_err() {
+                // A throttle that began meanwhile delays the answers: wait for it too.
+                let later = deadline(shared, started, self.request_timeout);
+                if later <= until {
+                    break;
+                }
+                until = later;
             }
         }
         let _ = shared.fail(ConnectionError::Closed {
@@ -438,6 +541,15 @@ async fn write_loop(
             _ = stop.wait_for(|s| *s) => break,
             f = frames.recv() => match f { Some(f) => f, None => break },
         };
+        // The broker reads nothing from a throttled connection: hold the request back until
+        // the throttle ends (it may be extended meanwhile by later responses).
+        while let Some(until) = shared.throttled_until().filter(|t| *t > Instant::now()) {
+            tokio::select! {
+                biased;
+                _ = stop.wait_for(|s| *s) => return,
+                () = tokio::time::sleep_until(until) => {}
+            }
+        }
         // A flush after each frame: over TLS, tokio-rustls may keep the tail of a frame in
         // its buffer when the socket is full, and without a later write or flush it would
         // never be sent (the broker would wait for the rest of the request).
@@ -455,3 +567,6 @@ async fn write_loop(
     }
     let _ = write.shutdown().await;
 }
+
+#[cfg(test)]
+mod tests;

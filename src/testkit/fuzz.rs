@@ -630,18 +630,19 @@ fn mm2_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
 }
 
 /// The first byte picks a consumer-group response (FindCoordinator, ListGroups,
-/// DescribeGroups, OffsetFetch, OffsetCommit), the second its version; the rest is the frame.
+/// DescribeGroups, OffsetFetch, OffsetCommit, ConsumerGroupDescribe), the second its version; the rest is the frame.
 /// Whatever decodes goes through kmirror's processing of that response: a value or a typed
 /// issue, never a panic, and no committed offset below zero.
 pub fn group_responses(data: &[u8]) {
     use kafka_protocol::messages::{
-        DescribeGroupsRequest, FindCoordinatorRequest, ListGroupsRequest, OffsetCommitRequest,
-        OffsetFetchRequest,
+        ConsumerGroupDescribeRequest, DescribeGroupsRequest, FindCoordinatorRequest, ListGroupsRequest,
+        OffsetCommitRequest, OffsetFetchRequest,
     };
 
     use crate::cluster::groups::{
-        CommittedOffset, process_describe_groups_response, process_find_coordinator_response,
-        process_list_groups_response, process_offset_commit_response, process_offset_fetch_response,
+        CommittedOffset, process_consumer_group_describe_response, process_describe_groups_response,
+        process_find_coordinator_response, process_list_groups_response, process_offset_commit_response,
+        process_offset_fetch_response,
     };
 
     fn decoded<R: Request>(frame: &[u8], version: i16) -> Option<R::Response> {
@@ -651,15 +652,21 @@ pub fn group_responses(data: &[u8]) {
     }
     let [api, version, rest @ ..] = data else { return };
     let version = i16::from(*version % 12);
-    match api % 5 {
+    match api % 6 {
         0 => {
             if let Some(r) = decoded::<FindCoordinatorRequest>(rest, version) {
                 let _ = process_find_coordinator_response(&r, "g", version);
             }
         }
         1 => {
-            if let Some(r) = decoded::<ListGroupsRequest>(rest, version) {
-                let _ = process_list_groups_response(&r);
+            if let Some(r) = decoded::<ListGroupsRequest>(rest, version)
+                && let Ok(listed) = process_list_groups_response(&r, version)
+            {
+                // Without a type on the wire, a group's protocol type alone decides.
+                if version < 5 {
+                    assert!(listed.iter().all(|g| g.group_type.is_none()));
+                }
+                let _ = listed.iter().filter(|g| g.is_consumer_group()).count();
             }
         }
         2 => {
@@ -672,6 +679,13 @@ pub fn group_responses(data: &[u8]) {
                 && let Ok((offsets, _)) = process_offset_fetch_response(&r, "g", version)
             {
                 assert!(offsets.iter().all(|o| o.offset >= 0));
+            }
+        }
+        5 => {
+            if let Some(r) = decoded::<ConsumerGroupDescribeRequest>(rest, version)
+                && let Ok(Some(d)) = process_consumer_group_describe_response(&r, "g")
+            {
+                assert!(d.is_consumer_group());
             }
         }
         _ => {
@@ -690,6 +704,9 @@ pub fn group_responses(data: &[u8]) {
 
 /// Well-formed group responses in the `group_responses` layout, for group `g`.
 fn group_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
+    use kafka_protocol::messages::consumer_group_describe_response::{
+        DescribedGroup as ConsumerGroupDescribed, Member as ConsumerGroupMember,
+    };
     use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
     use kafka_protocol::messages::find_coordinator_response::Coordinator;
     use kafka_protocol::messages::list_groups_response::ListedGroup;
@@ -701,8 +718,8 @@ fn group_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         OffsetFetchResponseTopic, OffsetFetchResponseTopics,
     };
     use kafka_protocol::messages::{
-        DescribeGroupsResponse, FindCoordinatorResponse, GroupId, ListGroupsResponse, OffsetCommitResponse,
-        OffsetFetchResponse, TopicName,
+        ConsumerGroupDescribeResponse, DescribeGroupsResponse, FindCoordinatorResponse, GroupId,
+        ListGroupsResponse, OffsetCommitResponse, OffsetFetchResponse, TopicName,
     };
     use kafka_protocol::protocol::StrBytes;
 
@@ -733,9 +750,10 @@ fn group_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     let listed = ListGroupsResponse::default().with_groups(vec![
         ListedGroup::default()
             .with_group_id(GroupId(g()))
-            .with_protocol_type(StrBytes::from_static_str("consumer")),
+            .with_protocol_type(StrBytes::from_static_str("consumer"))
+            .with_group_type(StrBytes::from_static_str("Consumer")),
     ]);
-    for v in [0, 3, 4] {
+    for v in [0, 3, 4, 5] {
         out.push((
             "group_responses",
             format!("list_groups_v{v}"),
@@ -806,6 +824,23 @@ fn group_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             "group_responses",
             format!("offset_commit_v{v}"),
             response_frame(4, v, &committed),
+        ));
+    }
+    let consumer_group = ConsumerGroupDescribeResponse::default().with_groups(vec![
+        ConsumerGroupDescribed::default()
+            .with_group_id(GroupId(g()))
+            .with_group_state(StrBytes::from_static_str("Stable"))
+            .with_members(vec![
+                ConsumerGroupMember::default()
+                    .with_member_id(StrBytes::from_static_str("m"))
+                    .with_subscribed_topic_names(vec![t()]),
+            ]),
+    ]);
+    for v in [0, 1] {
+        out.push((
+            "group_responses",
+            format!("consumer_group_describe_v{v}"),
+            response_frame(5, v, &consumer_group),
         ));
     }
     out

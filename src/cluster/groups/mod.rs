@@ -1,4 +1,4 @@
-//! Consumer-group calls against one cluster: list the groups, describe one, fetch its
+//! Consumer-group calls against one cluster: list the groups, describe one (classic or KIP-848), fetch its
 //! committed offsets and commit offsets for it the way an admin client does. Group requests go
 //! to the group's coordinator (found with FindCoordinator for every call: group work runs
 //! every few seconds, not on the hot path) and are retried on the coordinator errors Kafka
@@ -13,11 +13,12 @@ use std::future::Future;
 use kafka_protocol::messages::ApiKey;
 
 pub use wire::{
-    CommittedOffset, GROUP_ID_NOT_FOUND, GroupDescription, GroupState, PartitionIssue,
-    build_describe_groups_request, build_find_coordinator_request, build_list_groups_request,
-    build_offset_commit_request, build_offset_fetch_request, process_describe_groups_response,
-    process_find_coordinator_response, process_list_groups_response, process_offset_commit_response,
-    process_offset_fetch_response,
+    CommittedOffset, GROUP_ID_NOT_FOUND, GroupDescription, GroupKind, GroupState, ListedGroup,
+    PartitionIssue, build_consumer_group_describe_request, build_describe_groups_request,
+    build_find_coordinator_request, build_list_groups_request, build_offset_commit_request,
+    build_offset_fetch_request, is_consumer_protocol, process_consumer_group_describe_response,
+    process_describe_groups_response, process_find_coordinator_response, process_list_groups_response,
+    process_offset_commit_response, process_offset_fetch_response,
 };
 
 use super::partition::ResponseIssue;
@@ -92,37 +93,67 @@ impl Cluster {
             .await
     }
 
-    /// Every group on the cluster: groups live on their coordinators, so every broker is
-    /// asked (as `AdminClient.listConsumerGroups` does). Sorted, without duplicates.
-    pub async fn list_groups(&self) -> Result<Vec<String>, ClusterError> {
+    /// The consumer groups on the cluster ([`ListedGroup::is_consumer_group`]): classic groups
+    /// of protocol type `consumer` or none, and KIP-848 consumer groups; never share, streams,
+    /// Connect or kmirror groups. Sorted, without duplicates.
+    pub async fn consumer_groups(&self) -> Result<Vec<String>, ClusterError> {
+        let groups: BTreeSet<String> = self
+            .list_groups()
+            .await?
+            .into_iter()
+            .filter(ListedGroup::is_consumer_group)
+            .map(|g| g.id)
+            .collect();
+        Ok(groups.into_iter().collect())
+    }
+
+    /// Every group on the cluster, of every type: groups live on their coordinators, so every
+    /// broker is asked (as `AdminClient.listConsumerGroups` does).
+    pub async fn list_groups(&self) -> Result<Vec<ListedGroup>, ClusterError> {
         let snapshot = self.metadata();
         let mut addrs: Vec<String> = snapshot.brokers.values().map(|b| b.addr()).collect();
         if addrs.is_empty() {
             addrs.push(self.any_broker().await?.addr().to_owned());
         }
-        let mut groups = BTreeSet::new();
+        let mut groups = Vec::new();
         for addr in addrs {
             let conn = self.connection(&addr).await?;
+            let version = self.version_of(&conn, ApiKey::ListGroups)?;
             let r = conn
-                .request(&build_list_groups_request())
+                .request_at(&build_list_groups_request(), version)
                 .await
                 .map_err(|e| self.connection_error(e))?;
-            let listed = process_list_groups_response(&r)
+            let listed = process_list_groups_response(&r, version)
                 .map_err(|i| self.request_error(format!("listing the groups on broker {addr}"), i))?;
-            groups.extend(listed.into_iter().map(|(g, _)| g));
+            groups.extend(listed);
         }
-        Ok(groups.into_iter().collect())
+        Ok(groups)
     }
 
-    /// The state and member count of `group`; a group the coordinator does not know is
-    /// `Dead` with no members.
+    /// The state, member count and kind of `group`; a group the coordinator does not know is
+    /// `Dead` with no members. A coordinator that offers ConsumerGroupDescribe (KIP-848) is
+    /// asked that first, since the classic DescribeGroups answers a KIP-848 group as `Dead`
+    /// with no members whatever its members; a group it does not know as a consumer group is
+    /// then described by DescribeGroups. Brokers without the API (3.x) get DescribeGroups only.
     pub async fn describe_group(&self, group: &str) -> Result<GroupDescription, ClusterError> {
-        let request = build_describe_groups_request(group);
+        let classic = build_describe_groups_request(group);
+        let consumer = build_consumer_group_describe_request(group);
         self.on_coordinator(group, true, |conn| {
-            let request = &request;
+            let (classic, consumer) = (&classic, &consumer);
             async move {
+                if let Ok(version) = conn.version(ApiKey::ConsumerGroupDescribe) {
+                    let r = conn
+                        .request_at(consumer, version)
+                        .await
+                        .map_err(|e| self.connection_error(e))?;
+                    let described = process_consumer_group_describe_response(&r, group)
+                        .map_err(|i| self.group_error("ConsumerGroupDescribe", group, i))?;
+                    if let Some(d) = described {
+                        return Ok(d);
+                    }
+                }
                 let r = conn
-                    .request(request)
+                    .request(classic)
                     .await
                     .map_err(|e| self.connection_error(e))?;
                 process_describe_groups_response(&r, group)

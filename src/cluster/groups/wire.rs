@@ -1,6 +1,6 @@
 //! Pure request builders and response processors of the consumer-group APIs a replicator
-//! needs: FindCoordinator, ListGroups, DescribeGroups, OffsetFetch and an admin-style
-//! OffsetCommit. Versions matter where the layout changed: FindCoordinator batches keys from
+//! needs: FindCoordinator, ListGroups, DescribeGroups, ConsumerGroupDescribe, OffsetFetch and an
+//! admin-style OffsetCommit. Versions matter where the layout changed: FindCoordinator batches keys from
 //! v4 (KIP-699) and OffsetFetch batches groups from v8 (KIP-709); both are built and read in
 //! either shape.
 
@@ -9,9 +9,10 @@ use kafka_protocol::messages::offset_commit_request::{
 };
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
 use kafka_protocol::messages::{
-    DescribeGroupsRequest, DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse, GroupId,
-    ListGroupsRequest, ListGroupsResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
-    OffsetFetchResponse, TopicName,
+    ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, DescribeGroupsRequest,
+    DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse, GroupId, ListGroupsRequest,
+    ListGroupsResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
+    TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -24,7 +25,9 @@ const KEY_TYPE_GROUP: i8 = 0;
 /// exist, where older versions answer state `Dead`.
 pub const GROUP_ID_NOT_FOUND: i16 = 69;
 
-/// A group's state as DescribeGroups names it (`ClassicGroupState` in apache/kafka).
+/// A group's state as DescribeGroups names it (`ClassicGroupState` in apache/kafka), or
+/// ConsumerGroupDescribe (`ConsumerGroup.ConsumerGroupState`: `Empty`, `Assigning`,
+/// `Reconciling`, `Stable`, `Dead`; the two in-between states are kept as `Other`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GroupState {
     Empty,
@@ -38,23 +41,87 @@ pub enum GroupState {
 }
 
 impl GroupState {
+    /// Case-insensitive: Kafka writes these names capitalised, other brokers may not.
     pub fn parse(s: &str) -> Self {
-        match s {
-            "Empty" => Self::Empty,
-            "Stable" => Self::Stable,
-            "PreparingRebalance" => Self::PreparingRebalance,
-            "CompletingRebalance" => Self::CompletingRebalance,
-            "Dead" => Self::Dead,
-            other => Self::Other(other.to_owned()),
+        match s.to_ascii_lowercase().as_str() {
+            "empty" => Self::Empty,
+            "stable" => Self::Stable,
+            "preparingrebalance" => Self::PreparingRebalance,
+            "completingrebalance" => Self::CompletingRebalance,
+            "dead" => Self::Dead,
+            _ => Self::Other(s.to_owned()),
         }
     }
 }
 
-/// What DescribeGroups says about one group.
+/// The two kinds of consumer group a Kafka 4 coordinator keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupKind {
+    /// A group of the classic protocol (JoinGroup/SyncGroup), with its protocol type:
+    /// `consumer` for consumers, empty for a group that only ever had offsets committed,
+    /// anything else (`connect`, kmirror's own) for groups that are not consumer groups.
+    Classic { protocol_type: String },
+    /// A group of the consumer protocol of KIP-848 (`group.protocol=consumer`).
+    Consumer,
+}
+
+/// What the coordinator says about one group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupDescription {
     pub state: GroupState,
     pub members: usize,
+    pub kind: GroupKind,
+}
+
+impl GroupDescription {
+    /// A group the coordinator does not know.
+    pub fn unknown() -> Self {
+        Self {
+            state: GroupState::Dead,
+            members: 0,
+            kind: GroupKind::Classic {
+                protocol_type: String::new(),
+            },
+        }
+    }
+
+    /// True for consumer groups, whose offsets kmirror syncs: KIP-848 groups and classic
+    /// groups of protocol type `consumer` or none.
+    pub fn is_consumer_group(&self) -> bool {
+        match &self.kind {
+            GroupKind::Consumer => true,
+            GroupKind::Classic { protocol_type } => is_consumer_protocol(protocol_type),
+        }
+    }
+}
+
+/// The protocol types of consumer groups: `consumer` (classic consumers, and KIP-848 groups in
+/// ListGroups), or none (a group only committed to, by an admin client or a consumer that
+/// assigns its partitions itself). `AdminClient.listConsumerGroups` keeps the same two.
+pub fn is_consumer_protocol(protocol_type: &str) -> bool {
+    protocol_type.is_empty() || protocol_type == "consumer"
+}
+
+/// One group of a ListGroups answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedGroup {
+    pub id: String,
+    pub protocol_type: String,
+    /// ListGroups v5+ (KIP-848): `classic`, `consumer`, `share`, `streams`; `None` before, or
+    /// when the broker left it empty.
+    pub group_type: Option<String>,
+}
+
+impl ListedGroup {
+    /// A consumer group: protocol type `consumer` or none, and, where the broker says, of type
+    /// `classic` or `consumer` (never a share or streams group, nor a Connect or kmirror group).
+    pub fn is_consumer_group(&self) -> bool {
+        let typed = self
+            .group_type
+            .as_deref()
+            .is_none_or(|t| t.eq_ignore_ascii_case("classic") || t.eq_ignore_ascii_case("consumer"));
+        typed && is_consumer_protocol(&self.protocol_type)
+    }
 }
 
 /// One committed offset of a group.
@@ -114,17 +181,26 @@ pub fn process_find_coordinator_response(
     })
 }
 
+/// Every group of every type: no state filter, no type filter (the caller filters, the same
+/// way whatever the version).
 pub fn build_list_groups_request() -> ListGroupsRequest {
     ListGroupsRequest::default()
 }
 
-/// Group ids with their protocol type (`consumer` for consumer groups, empty for groups that
-/// only ever committed offsets).
-pub fn process_list_groups_response(r: &ListGroupsResponse) -> Result<Vec<(String, String)>, ResponseIssue> {
+/// Every listed group with its protocol type and, from v5, its type.
+pub fn process_list_groups_response(
+    r: &ListGroupsResponse,
+    version: i16,
+) -> Result<Vec<ListedGroup>, ResponseIssue> {
     check(r.error_code, None)?;
     Ok(r.groups
         .iter()
-        .map(|g| (g.group_id.0.to_string(), g.protocol_type.to_string()))
+        .map(|g| ListedGroup {
+            id: g.group_id.0.to_string(),
+            protocol_type: g.protocol_type.to_string(),
+            // An empty type says nothing (a broker that does not fill it in).
+            group_type: (version >= 5 && !g.group_type.is_empty()).then(|| g.group_type.to_string()),
+        })
         .collect())
 }
 
@@ -142,15 +218,15 @@ pub fn process_describe_groups_response(
         .find(|g| g.group_id.0.as_str() == group)
         .ok_or(ResponseIssue::Missing)?;
     if g.error_code == GROUP_ID_NOT_FOUND {
-        return Ok(GroupDescription {
-            state: GroupState::Dead,
-            members: 0,
-        });
+        return Ok(GroupDescription::unknown());
     }
     check(g.error_code, g.error_message.as_ref())?;
     Ok(GroupDescription {
         state: GroupState::parse(g.group_state.as_str()),
         members: g.members.len(),
+        kind: GroupKind::Classic {
+            protocol_type: g.protocol_type.to_string(),
+        },
     })
 }
 
@@ -283,6 +359,34 @@ pub fn process_offset_commit_response(
             })
         })
         .collect()
+}
+
+/// ConsumerGroupDescribe (API 69, KIP-848) for one group.
+pub fn build_consumer_group_describe_request(group: &str) -> ConsumerGroupDescribeRequest {
+    ConsumerGroupDescribeRequest::default().with_group_ids(vec![group_id(group)])
+}
+
+/// The group, if it is a KIP-848 consumer group; `None` when the coordinator does not know it
+/// as one (GROUP_ID_NOT_FOUND: no such group, or a classic group, which DescribeGroups then
+/// describes).
+pub fn process_consumer_group_describe_response(
+    r: &ConsumerGroupDescribeResponse,
+    group: &str,
+) -> Result<Option<GroupDescription>, ResponseIssue> {
+    let g = r
+        .groups
+        .iter()
+        .find(|g| g.group_id.0.as_str() == group)
+        .ok_or(ResponseIssue::Missing)?;
+    if g.error_code == GROUP_ID_NOT_FOUND {
+        return Ok(None);
+    }
+    check(g.error_code, g.error_message.as_ref())?;
+    Ok(Some(GroupDescription {
+        state: GroupState::parse(g.group_state.as_str()),
+        members: g.members.len(),
+        kind: GroupKind::Consumer,
+    }))
 }
 
 #[cfg(test)]

@@ -2,10 +2,13 @@
 //! the optional commit of translated offsets for groups idle on the target.
 //!
 //! ```text
-//! every refresh.groups.interval.seconds   ListGroups (source) ─► groups / groups.exclude
+//! every refresh.groups.interval.seconds   ListGroups (source) ─► consumer groups only
+//!                                           (classic `consumer` or no protocol, KIP-848)
+//!                                           ─► groups / groups.exclude
 //! every emit.checkpoints.interval.seconds OffsetFetch (source) ─► translate (exact map)
 //!                                           ─► monotonic filter ─► <source>.checkpoints.internal
-//! every sync.group.offsets.interval.seconds DescribeGroups + OffsetFetch (target)
+//! every sync.group.offsets.interval.seconds ConsumerGroupDescribe / DescribeGroups
+//!                                           + OffsetFetch (target)
 //!                                           ─► decide (idle only, never rewind) ─► OffsetCommit
 //! ```
 //!
@@ -72,6 +75,12 @@ pub async fn sync_group(
     };
     match decide(&described, &current.offsets, &unreadable, checkpoints) {
         SyncDecision::Active { state, members } => report.active = Some((format!("{state:?}"), members)),
+        SyncDecision::NotConsumerGroup { protocol_type } => {
+            report.active = Some((
+                format!("not a consumer group (protocol type `{protocol_type}`)"),
+                0,
+            ));
+        }
         SyncDecision::Sync(plan) => {
             report.ahead = plan.ahead;
             report.unchanged = plan.unchanged;
@@ -195,7 +204,7 @@ impl GroupsTask {
 
     /// Lists the source groups the filter selects; true when one is new.
     async fn refresh(&self, pass: &mut Pass) -> bool {
-        match self.source.list_groups().await {
+        match self.source.consumer_groups().await {
             Ok(all) => {
                 let groups: Vec<String> = all
                     .into_iter()

@@ -4,7 +4,10 @@
 //! Rules (stricter than MM2's, §6.3 of the compatibility notes):
 //! - a group with members, or in any state but `Empty` or `Dead` (unknown), is left alone:
 //!   its consumers own its offsets. MM2 relies on the broker refusing the commit; kmirror
-//!   does not send it.
+//!   does not send it. This holds for classic groups and for KIP-848 consumer groups alike
+//!   (the description comes from ConsumerGroupDescribe for those).
+//! - a target group that is not a consumer group (a Connect group, a share or streams group
+//!   of the same name) is left alone too.
 //! - a partition whose target offset is already at or past the translation is left alone:
 //!   a group is never rewound. Nor is a partition whose target offset could not be read (the
 //!   target answered OffsetFetch with an error for it): it may be ahead.
@@ -12,7 +15,7 @@
 use std::collections::HashMap;
 
 use super::checkpoint::GroupCheckpoint;
-use crate::cluster::groups::{CommittedOffset, GroupDescription, GroupState};
+use crate::cluster::groups::{CommittedOffset, GroupDescription, GroupKind, GroupState};
 
 /// What to do for one group.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +24,10 @@ pub enum SyncDecision {
     Active {
         state: GroupState,
         members: usize,
+    },
+    /// The target group of that name is not a consumer group.
+    NotConsumerGroup {
+        protocol_type: String,
     },
     Sync(SyncPlan),
 }
@@ -54,6 +61,13 @@ pub fn decide(
     unreadable: &[(String, i32)],
     checkpoints: &[GroupCheckpoint],
 ) -> SyncDecision {
+    if let GroupKind::Classic { protocol_type } = &described.kind
+        && !described.is_consumer_group()
+    {
+        return SyncDecision::NotConsumerGroup {
+            protocol_type: protocol_type.clone(),
+        };
+    }
     let idle = described.members == 0 && matches!(described.state, GroupState::Empty | GroupState::Dead);
     if !idle {
         return SyncDecision::Active {
@@ -116,7 +130,11 @@ mod tests {
     }
 
     fn described(state: GroupState, members: usize) -> GroupDescription {
-        GroupDescription { state, members }
+        GroupDescription {
+            state,
+            members,
+            kind: GroupKind::Consumer,
+        }
     }
 
     #[test]
@@ -186,5 +204,66 @@ mod tests {
         let commits: Vec<(i32, i64)> = plan.commit.iter().map(|c| (c.partition, c.offset)).collect();
         assert_eq!(commits, [(0, 10)]);
         assert_eq!(plan.unreadable, 1);
+    }
+}
+
+#[cfg(test)]
+mod kinds {
+    use super::*;
+
+    fn group(state: GroupState, members: usize, kind: GroupKind) -> GroupDescription {
+        GroupDescription { state, members, kind }
+    }
+
+    fn checkpoint() -> GroupCheckpoint {
+        GroupCheckpoint {
+            group: "g".to_owned(),
+            source_topic: "t".to_owned(),
+            topic: "A.t".to_owned(),
+            partition: 0,
+            upstream: 10,
+            downstream: 10,
+            metadata: String::new(),
+        }
+    }
+
+    #[test]
+    fn classic_and_kip_848_groups_follow_the_same_rules() {
+        let classic = |p: &str| GroupKind::Classic {
+            protocol_type: p.to_owned(),
+        };
+        for kind in [GroupKind::Consumer, classic("consumer"), classic("")] {
+            let idle = decide(
+                &group(GroupState::Empty, 0, kind.clone()),
+                &[],
+                &[],
+                &[checkpoint()],
+            );
+            assert!(
+                matches!(idle, SyncDecision::Sync(p) if p.commit.len() == 1),
+                "{kind:?}"
+            );
+            let busy = decide(
+                &group(GroupState::Stable, 1, kind.clone()),
+                &[],
+                &[],
+                &[checkpoint()],
+            );
+            assert!(matches!(busy, SyncDecision::Active { .. }), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn a_group_of_another_protocol_is_never_committed_to() {
+        let kind = GroupKind::Classic {
+            protocol_type: "connect".to_owned(),
+        };
+        let d = decide(&group(GroupState::Empty, 0, kind), &[], &[], &[checkpoint()]);
+        assert_eq!(
+            d,
+            SyncDecision::NotConsumerGroup {
+                protocol_type: "connect".to_owned()
+            }
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The fake broker's group coordinator: groups with a state and a member count set by the
 //! test, and committed offsets. It answers FindCoordinator (itself), ListGroups,
 //! DescribeGroups (`Dead` for an unknown group, as Kafka before DescribeGroups v6),
+//! ConsumerGroupDescribe (GROUP_ID_NOT_FOUND for every group: its groups are classic ones),
 //! OffsetFetch in both layouts, and OffsetCommit, refusing an admin-style commit
 //! (generation -1) to a group with members with `UNKNOWN_MEMBER_ID`, as Kafka's
 //! `GroupCoordinator` does.
@@ -18,9 +19,9 @@ use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
 };
 use kafka_protocol::messages::{
-    BrokerId, DescribeGroupsRequest, DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse,
-    ListGroupsResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
-    TopicName,
+    BrokerId, ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, DescribeGroupsRequest,
+    DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse, ListGroupsResponse,
+    OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -115,6 +116,25 @@ pub(super) fn describe_groups(
         })
         .collect();
     DescribeGroupsResponse::default().with_groups(described)
+}
+
+/// Every fake group is a classic group, which Kafka's coordinator does not describe as a
+/// KIP-848 consumer group: GROUP_ID_NOT_FOUND, as for a group it does not know.
+pub(super) fn consumer_group_describe(req: &ConsumerGroupDescribeRequest) -> ConsumerGroupDescribeResponse {
+    use kafka_protocol::messages::consumer_group_describe_response::DescribedGroup as Described;
+    /// `GROUP_ID_NOT_FOUND`.
+    const GROUP_ID_NOT_FOUND: i16 = 69;
+    ConsumerGroupDescribeResponse::default().with_groups(
+        req.group_ids
+            .iter()
+            .map(|id| {
+                Described::default()
+                    .with_group_id(id.clone())
+                    .with_error_code(GROUP_ID_NOT_FOUND)
+                    .with_error_message(Some(StrBytes::from_static_str("not a consumer group")))
+            })
+            .collect(),
+    )
 }
 
 pub(super) fn offset_fetch(

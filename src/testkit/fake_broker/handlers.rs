@@ -9,11 +9,11 @@ use kafka_protocol::messages::describe_configs_response::{
 };
 use kafka_protocol::messages::fetch_response::AbortedTransaction;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, CreateTopicsRequest, CreateTopicsResponse, DescribeConfigsRequest,
-    DescribeConfigsResponse, DescribeGroupsRequest, FetchRequest, FetchResponse, FindCoordinatorRequest,
-    InitProducerIdRequest, InitProducerIdResponse, ListGroupsRequest, ListOffsetsRequest,
-    ListOffsetsResponse, MetadataRequest, MetadataResponse, OffsetCommitRequest, OffsetFetchRequest,
-    ProduceRequest, ProduceResponse, ProducerId,
+    ApiKey, ApiVersionsRequest, ConsumerGroupDescribeRequest, CreateTopicsRequest, CreateTopicsResponse,
+    DescribeConfigsRequest, DescribeConfigsResponse, DescribeGroupsRequest, FetchRequest, FetchResponse,
+    FindCoordinatorRequest, InitProducerIdRequest, InitProducerIdResponse, ListGroupsRequest,
+    ListOffsetsRequest, ListOffsetsResponse, MetadataRequest, MetadataResponse, OffsetCommitRequest,
+    OffsetFetchRequest, ProduceRequest, ProduceResponse, ProducerId,
 };
 use kafka_protocol::protocol::{
     Decodable, Encodable, HeaderVersion, StrBytes, decode_request_header_from_buffer,
@@ -169,6 +169,10 @@ pub(super) async fn handle(shared: &Shared, mut frame: Bytes) -> Option<(Action,
             let req = DescribeGroupsRequest::decode(&mut frame, version).ok()?;
             let body = groups::describe_groups(&shared.state.lock().unwrap().groups, &req, error);
             encode(cid, version, &body)
+        }
+        ApiKey::ConsumerGroupDescribe => {
+            let req = ConsumerGroupDescribeRequest::decode(&mut frame, version).ok()?;
+            encode(cid, version, &groups::consumer_group_describe(&req))
         }
         ApiKey::OffsetFetch => {
             let req = OffsetFetchRequest::decode(&mut frame, version).ok()?;

@@ -139,3 +139,97 @@ fn an_admin_commit_names_every_refused_partition() {
     let failed: Vec<(i32, i16)> = issues.iter().map(|i| (i.partition, i.code.0)).collect();
     assert_eq!(failed, [(1, 25), (2, -1)]);
 }
+
+#[test]
+fn only_consumer_groups_are_listed_as_such() {
+    use kafka_protocol::messages::list_groups_response::ListedGroup as Wire;
+    let listed = |id: &str, protocol: &str, kind: &str| {
+        Wire::default()
+            .with_group_id(group_id(id))
+            .with_protocol_type(s(protocol))
+            .with_group_type(s(kind))
+    };
+    let r = ListGroupsResponse::default().with_groups(vec![
+        listed("classic", "consumer", "Classic"),
+        listed("kip848", "consumer", "Consumer"),
+        listed("offsets-only", "", "Classic"),
+        listed("share", "share", "Share"),
+        listed("streams", "streams", "Streams"),
+        listed("connect", "connect", "Classic"),
+        listed("odd", "consumer", "Share"),
+    ]);
+    let kept = |version| -> Vec<String> {
+        process_list_groups_response(&r, version)
+            .unwrap()
+            .into_iter()
+            .filter(ListedGroup::is_consumer_group)
+            .map(|g| g.id)
+            .collect()
+    };
+    assert_eq!(kept(5), ["classic", "kip848", "offsets-only"]);
+    // Before v5 the type is not on the wire: the protocol type decides.
+    assert_eq!(kept(4), ["classic", "kip848", "offsets-only", "odd"]);
+}
+
+#[test]
+fn kip_848_groups_are_described_by_consumer_group_describe() {
+    use kafka_protocol::messages::consumer_group_describe_response::{DescribedGroup as Wire, Member};
+    let r = ConsumerGroupDescribeResponse::default().with_groups(vec![
+        Wire::default()
+            .with_group_id(group_id("g"))
+            .with_group_state(s("Reconciling"))
+            .with_members(vec![Member::default(), Member::default()]),
+        Wire::default()
+            .with_group_id(group_id("classic"))
+            .with_error_code(GROUP_ID_NOT_FOUND),
+        Wire::default()
+            .with_group_id(group_id("denied"))
+            .with_error_code(30),
+    ]);
+    let d = process_consumer_group_describe_response(&r, "g")
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.kind, GroupKind::Consumer);
+    assert_eq!(
+        (d.state.clone(), d.members),
+        (GroupState::Other("Reconciling".to_owned()), 2)
+    );
+    assert!(d.is_consumer_group());
+    assert_eq!(process_consumer_group_describe_response(&r, "classic"), Ok(None));
+    assert!(process_consumer_group_describe_response(&r, "denied").is_err());
+    assert_eq!(
+        process_consumer_group_describe_response(&r, "missing"),
+        Err(ResponseIssue::Missing)
+    );
+    assert_eq!(
+        build_consumer_group_describe_request("g").group_ids,
+        [group_id("g")]
+    );
+    assert_eq!(GroupState::parse("empty"), GroupState::Empty);
+}
+
+#[test]
+fn a_classic_group_of_another_protocol_is_not_a_consumer_group() {
+    let r = DescribeGroupsResponse::default().with_groups(vec![
+        DescribedGroup::default()
+            .with_group_id(group_id("g"))
+            .with_group_state(s("Stable"))
+            .with_protocol_type(s("connect")),
+    ]);
+    let d = process_describe_groups_response(&r, "g").unwrap();
+    assert!(!d.is_consumer_group());
+    assert!(GroupDescription::unknown().is_consumer_group());
+}
+
+#[test]
+fn an_empty_group_type_is_no_type() {
+    use kafka_protocol::messages::list_groups_response::ListedGroup as Wire;
+    let r = ListGroupsResponse::default().with_groups(vec![
+        Wire::default()
+            .with_group_id(group_id("g"))
+            .with_protocol_type(s("consumer")),
+    ]);
+    let listed = process_list_groups_response(&r, 5).unwrap();
+    assert_eq!(listed[0].group_type, None);
+    assert!(listed[0].is_consumer_group());
+}

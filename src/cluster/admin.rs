@@ -1,15 +1,18 @@
-//! Topic administration a replicator needs: reading a topic's configuration and adding
-//! partitions. (Creation is in `partition.rs` with the other single-request calls.)
+//! Topic administration a replicator needs: creating a topic (or asking the controller
+//! whether it would, `validate_only`), reading a topic's configuration and adding partitions.
+
+use std::time::Duration;
 
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::{
-    CreatePartitionsRequest, CreatePartitionsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
-    TopicName,
+    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
+    DescribeConfigsRequest, DescribeConfigsResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::partition::ResponseIssue;
+use super::partition::{ResponseIssue, check};
 use super::{Cluster, ClusterError};
 use crate::protocol::errors::{self, ErrorCode};
 
@@ -27,6 +30,60 @@ pub struct ConfigEntry {
     pub is_topic_override: bool,
     pub read_only: bool,
     pub sensitive: bool,
+}
+
+/// The configuration a topic has (or would have, for a validate-only creation) as the
+/// CreateTopics response gives it (v5+, KIP-525): every entry with its effective value.
+/// `None` from brokers that do not report it.
+pub type CreatedConfigs = Option<Vec<(String, Option<String>)>>;
+
+/// A CreateTopics request for one topic. With `validate_only` the controller checks
+/// everything (name, partitions, replication factor, each config name and value, a creation
+/// policy) and creates nothing.
+pub fn build_create_topics_request(
+    name: &str,
+    partitions: i32,
+    replication_factor: i16,
+    configs: &[(String, String)],
+    timeout: Duration,
+    validate_only: bool,
+) -> CreateTopicsRequest {
+    let configs = configs
+        .iter()
+        .map(|(k, v)| {
+            CreatableTopicConfig::default()
+                .with_name(StrBytes::from_string(k.clone()))
+                .with_value(Some(StrBytes::from_string(v.clone())))
+        })
+        .collect();
+    CreateTopicsRequest::default()
+        .with_timeout_ms(timeout.as_millis().min(i32::MAX as u128) as i32)
+        .with_validate_only(validate_only)
+        .with_topics(vec![
+            CreatableTopic::default()
+                .with_name(TopicName(StrBytes::from_string(name.to_owned())))
+                .with_num_partitions(partitions)
+                .with_replication_factor(replication_factor)
+                .with_configs(configs),
+        ])
+}
+
+pub fn process_create_topics_response(
+    r: &CreateTopicsResponse,
+    name: &str,
+) -> Result<CreatedConfigs, ResponseIssue> {
+    let t = r
+        .topics
+        .iter()
+        .find(|t| t.name.0.as_str() == name)
+        .ok_or(ResponseIssue::Missing)?;
+    check(t.error_code, t.error_message.as_ref())?;
+    Ok(t.configs.as_ref().map(|configs| {
+        configs
+            .iter()
+            .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
+            .collect()
+    }))
 }
 
 pub fn build_describe_configs_request(topic: &str) -> DescribeConfigsRequest {
@@ -112,6 +169,68 @@ impl Cluster {
             error,
             message,
         }
+    }
+
+    /// One CreateTopics call, sent to the controller when the metadata names one.
+    async fn create_topics_call(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: &[(String, String)],
+        validate_only: bool,
+    ) -> Result<CreatedConfigs, ClusterError> {
+        let snapshot = self.metadata();
+        let conn = match snapshot.brokers.get(&snapshot.controller_id) {
+            Some(b) => self.connection(&b.addr()).await?,
+            None => self.any_broker().await?,
+        };
+        let request = build_create_topics_request(
+            name,
+            partitions,
+            replication_factor,
+            configs,
+            self.config().request_timeout,
+            validate_only,
+        );
+        let r = conn
+            .request(&request)
+            .await
+            .map_err(|e| self.connection_error(e))?;
+        let what = if validate_only {
+            format!("validating the creation of topic {name}")
+        } else {
+            format!("creating topic {name}")
+        };
+        process_create_topics_response(&r, name).map_err(|i| self.request_error(what, i))
+    }
+
+    /// Creates a topic. `replication_factor` -1 takes the cluster default (KIP-464).
+    pub async fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: &[(String, String)],
+    ) -> Result<(), ClusterError> {
+        let _ = self
+            .create_topics_call(name, partitions, replication_factor, configs, false)
+            .await?;
+        let _ = self.refresh_topics(&[name.to_owned()]).await;
+        Ok(())
+    }
+
+    /// Asks whether the cluster would create this topic, creating nothing; on success, the
+    /// configuration the topic would have (where the broker reports it).
+    pub async fn validate_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: &[(String, String)],
+    ) -> Result<CreatedConfigs, ClusterError> {
+        self.create_topics_call(name, partitions, replication_factor, configs, true)
+            .await
     }
 
     /// Every configuration entry of a topic, as the broker reports it.

@@ -24,6 +24,7 @@ mod fetcher;
 mod partition;
 mod producer;
 mod progress;
+pub mod topic_configs;
 pub mod topics;
 
 pub use error::ReplicationError;

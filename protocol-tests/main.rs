@@ -15,6 +15,7 @@ mod fake_broker;
 mod fuzz_corpus;
 mod groups;
 mod kafka_security;
+mod kafka_transactions;
 mod memory_budget;
 mod mm2_internal;
 mod mm2_topics;

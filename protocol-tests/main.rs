@@ -14,6 +14,8 @@ mod codecs;
 mod fake_broker;
 mod fuzz_corpus;
 mod groups;
+mod kafka_compaction;
+mod kafka_large_batches;
 mod kafka_security;
 mod kafka_transactions;
 mod memory_budget;

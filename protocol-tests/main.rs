@@ -15,6 +15,7 @@ mod fake_broker;
 mod fuzz_corpus;
 mod groups;
 mod kafka_compaction;
+mod kafka_compat;
 mod kafka_large_batches;
 mod kafka_security;
 mod kafka_transactions;

@@ -262,3 +262,70 @@ impl Cluster {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+
+    use super::*;
+
+    #[test]
+    fn a_validate_only_creation_asks_for_nothing_to_be_created_and_reads_the_configs_back() {
+        let configs = [("cleanup.policy".to_owned(), "compact".to_owned())];
+        let r = build_create_topics_request("t", 3, -1, &configs, Duration::from_secs(5), true);
+        assert!(r.validate_only);
+        assert_eq!(r.timeout_ms, 5000);
+        let topic = &r.topics[0];
+        assert_eq!(
+            (
+                topic.name.0.as_str(),
+                topic.num_partitions,
+                topic.replication_factor
+            ),
+            ("t", 3, -1)
+        );
+        assert_eq!(topic.configs[0].name.as_str(), "cleanup.policy");
+        assert!(!build_create_topics_request("t", 1, 1, &[], Duration::ZERO, false).validate_only);
+
+        let answered = |configs| {
+            CreateTopicsResponse::default().with_topics(vec![
+                CreatableTopicResult::default()
+                    .with_name(TopicName(StrBytes::from_static_str("t")))
+                    .with_configs(configs),
+            ])
+        };
+        let reported = answered(Some(vec![
+            CreatableTopicConfigs::default()
+                .with_name(StrBytes::from_static_str("max.message.bytes"))
+                .with_value(Some(StrBytes::from_static_str("1048588"))),
+        ]));
+        assert_eq!(
+            process_create_topics_response(&reported, "t"),
+            Ok(Some(vec![(
+                "max.message.bytes".to_owned(),
+                Some("1048588".to_owned())
+            )]))
+        );
+        // Brokers before KIP-525 report no configs.
+        assert_eq!(process_create_topics_response(&answered(None), "t"), Ok(None));
+        assert_eq!(
+            process_create_topics_response(&answered(None), "other"),
+            Err(ResponseIssue::Missing)
+        );
+        let refused = CreateTopicsResponse::default().with_topics(vec![
+            CreatableTopicResult::default()
+                .with_name(TopicName(StrBytes::from_static_str("t")))
+                .with_error_code(40)
+                .with_error_message(Some(StrBytes::from_static_str(
+                    "Unknown topic config name: message.format.version",
+                ))),
+        ]);
+        assert_eq!(
+            process_create_topics_response(&refused, "t"),
+            Err(ResponseIssue::Error {
+                code: ErrorCode(40),
+                message: Some("Unknown topic config name: message.format.version".to_owned()),
+            })
+        );
+    }
+}

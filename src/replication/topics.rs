@@ -128,13 +128,10 @@ async fn negotiate(
                 reported = configs;
                 Verdict::Accepted
             }
-            Err(ClusterError::Request { error, message, .. }) => Verdict::Refused {
-                code: error,
-                message: message.clone(),
-            },
+            Err(ClusterError::Request { error, message, .. }) => Verdict::Refused { code: error, message },
             Err(e) => return Err(e),
         };
-        if let Err(refusal) = negotiation.answer(verdict.clone()) {
+        if let Err(refusal) = negotiation.answer(verdict) {
             return Err(ClusterError::Request {
                 cluster: target.name().to_owned(),
                 what: format!("creating topic {}", plan.target_topic),

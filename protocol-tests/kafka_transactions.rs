@@ -32,7 +32,9 @@ fn records(tag: &str, n: usize) -> Vec<PyRecord> {
     (0..n)
         .map(|i| PyRecord {
             key: Some(hex(format!("{tag}-k{i}").as_bytes())),
-            value: Some(hex(format!("{tag} value {i}").as_bytes())),
+            // Long enough that librdkafka compresses (it sends a batch uncompressed when the
+            // codec would not make it smaller).
+            value: Some(hex(format!("{tag} value {i} ").repeat(20).as_bytes())),
             headers: if i % 2 == 0 {
                 vec![("tag".into(), Some(hex(tag.as_bytes()))), ("tag".into(), None)]
             } else {

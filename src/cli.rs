@@ -375,7 +375,34 @@ async fn check(path: &Path) -> anyhow::Result<()> {
                 "  {} ({} partitions) -> {} [{state}]",
                 plan.source_topic, plan.partitions, plan.target_topic
             );
+            if plan.target_partitions.is_none() {
+                // Validate-only requests: the target creates nothing.
+                match topics::plan_creation(flow, source, target, &plan).await {
+                    Ok(creation) => {
+                        if let Some((limit, _)) = creation.size {
+                            println!(
+                                "    will set max.message.bytes={limit}: the source admits batches that large"
+                            );
+                        }
+                        for r in &creation.left_out {
+                            println!(
+                                "    warning: will leave out {}={}, which the target refuses: {}",
+                                r.name, r.value, r.reason
+                            );
+                        }
+                    }
+                    Err(e) => problems.push(format!("target topic {}: {e}", plan.target_topic)),
+                }
+            }
             if plan.target_partitions.is_some() {
+                match topics::size_shortfall(source, target, &plan).await {
+                    Ok(Some((source_limit, target_limit))) => problems.push(format!(
+                        "target topic {} has max.message.bytes={target_limit}, less than source topic {} admits ({source_limit}): larger source batches will be refused (kmirror forwards batches whole; raise it to {source_limit})",
+                        plan.target_topic, plan.source_topic
+                    )),
+                    Ok(None) => {}
+                    Err(e) => println!("    (cannot compare the batch size limits: {e})"),
+                }
                 match target.describe_topic_config(&plan.target_topic).await {
                     Ok(entries) => {
                         for e in entries {

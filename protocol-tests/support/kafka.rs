@@ -557,11 +557,18 @@ fn tail(text: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-/// A Kafka cluster id: 16 random bytes in URL-safe base64 without padding (`Uuid.toString`).
+/// A Kafka cluster id: 16 random bytes in URL-safe base64 without padding (`Uuid.toString`),
+/// never starting with `-`, which the storage tool would read as an option (Kafka's own
+/// `Uuid.randomUuid` draws again in that case too); one id in 64 did.
 fn random_uuid() -> String {
     use base64::Engine;
-    let bytes: [u8; 16] = rand::random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    loop {
+        let bytes: [u8; 16] = rand::random();
+        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        if !id.starts_with('-') {
+            return id;
+        }
+    }
 }
 
 /// Listeners, certificates and SASL of one node, and no time-based retention: tests write

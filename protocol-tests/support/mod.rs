@@ -141,3 +141,52 @@ pub async fn assert_same_batches(
     }
     from_source.len()
 }
+
+/// The data batches of a source partition that `keep` selects (none empty, no control batch)
+/// paired one to one, in order, with the batches of its target partition; fails unless the
+/// counts match. For sources where not every data batch is replicated (aborted transactions)
+/// or not every batch keeps its bytes (compacted batches are renumbered): the caller checks
+/// each pair as the case needs, e.g. with [`assert_same_records`].
+pub async fn paired_batches(
+    source: &::kmirror::cluster::Cluster,
+    source_topic: &str,
+    target: &::kmirror::cluster::Cluster,
+    target_topic: &str,
+    partition: i32,
+    keep: impl Fn(&::kmirror::protocol::batch::RecordBatch) -> bool,
+) -> Vec<(
+    ::kmirror::protocol::batch::RecordBatch,
+    ::kmirror::protocol::batch::RecordBatch,
+)> {
+    let from_source: Vec<_> = raw_batches(source, source_topic, partition, 0)
+        .await
+        .into_iter()
+        .filter(|b| !b.is_control() && b.record_count() > 0 && keep(b))
+        .collect();
+    let on_target = raw_batches(target, target_topic, partition, 0).await;
+    assert_eq!(
+        from_source.len(),
+        on_target.len(),
+        "{source_topic}-{partition} -> {target_topic}: batch counts differ"
+    );
+    from_source.into_iter().zip(on_target).collect()
+}
+
+/// The byte-for-byte check of one pair from [`paired_batches`]: same record count, codec,
+/// offset deltas and first timestamp, and the same records section.
+pub fn assert_same_records(
+    what: &str,
+    s: &::kmirror::protocol::batch::RecordBatch,
+    t: &::kmirror::protocol::batch::RecordBatch,
+) {
+    let what = format!("{what} (source offset {})", s.base_offset());
+    assert_eq!(s.record_count(), t.record_count(), "{what}: record count");
+    assert_eq!(s.compression(), t.compression(), "{what}: codec");
+    assert_eq!(
+        s.last_offset_delta(),
+        t.last_offset_delta(),
+        "{what}: offset deltas"
+    );
+    assert_eq!(s.base_timestamp(), t.base_timestamp(), "{what}: first timestamp");
+    assert!(s.records() == t.records(), "{what}: the records section differs");
+}

@@ -344,3 +344,115 @@ impl Drop for Member {
         let _ = self.child.wait();
     }
 }
+
+// === kafka_scenarios.py: transactions, reading to the end, altering a topic ===
+
+async fn scenario(command: &'static str, request: Value) -> Value {
+    tokio::task::spawn_blocking(move || run_script("kafka_scenarios.py", &[command], request))
+        .await
+        .expect("python task")
+}
+
+/// Runs transactional and plain writes to `topic` in the order of `steps` (see
+/// `kafka_scenarios.py`); returns (producer, partition, offset) of every record sent.
+pub async fn transactions(
+    bootstrap: &str,
+    topic: &str,
+    transactional_id: &str,
+    steps: Value,
+    tx_config: Value,
+    plain_config: Value,
+) -> Vec<(String, i32, i64)> {
+    let answer = scenario(
+        "transactions",
+        json!({"bootstrap": bootstrap, "topic": topic, "transactional_id": transactional_id,
+               "steps": steps, "tx_config": tx_config, "plain_config": plain_config}),
+    )
+    .await;
+    serde_json::from_value(answer["sent"].clone()).expect("sent")
+}
+
+/// Every record of a partition from offset 0 to its end (the last stable offset with
+/// `read_committed`, the high watermark with `read_uncommitted`), as librdkafka reads it.
+pub async fn read_all(bootstrap: &str, topic: &str, partition: i32, isolation: &str) -> Vec<PyRecord> {
+    let answer = scenario(
+        "read-all",
+        json!({"bootstrap": bootstrap, "topic": topic, "partition": partition,
+               "isolation": isolation, "timeout_s": 60}),
+    )
+    .await;
+    serde_json::from_value(answer["records"].clone()).expect("records")
+}
+
+/// Sets topic configs (IncrementalAlterConfigs).
+pub async fn alter_topic_config(bootstrap: &str, topic: &str, set: Value) {
+    let _ = scenario(
+        "alter-config",
+        json!({"bootstrap": bootstrap, "topic": topic, "set": set}),
+    )
+    .await;
+}
+
+/// A transaction left open by a librdkafka producer until [`OpenTransaction::finish`].
+#[derive(Debug)]
+pub struct OpenTransaction {
+    child: std::process::Child,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl OpenTransaction {
+    /// Begins a transaction, writes `records` to `partition` and returns once they are on the
+    /// broker, the transaction still open.
+    pub async fn begin(
+        bootstrap: &str,
+        topic: &str,
+        transactional_id: &str,
+        partition: i32,
+        records: &[PyRecord],
+    ) -> Self {
+        let request = json!({"bootstrap": bootstrap, "topic": topic, "transactional_id": transactional_id,
+                             "partition": partition, "records": records})
+        .to_string();
+        tokio::task::spawn_blocking(move || {
+            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("protocol-tests/support/kafka_scenarios.py");
+            let mut child = Command::new(super::tools_dir().join("venv").join("bin").join("python"))
+                .arg(script)
+                .args(["open-transaction", &request])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("start python");
+            let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+            let mut line = String::new();
+            let _ = std::io::BufRead::read_line(&mut stdout, &mut line).expect("read");
+            assert_eq!(line.trim(), "open", "the transaction did not open");
+            Self { child, stdout }
+        })
+        .await
+        .expect("python task")
+    }
+
+    /// `commit` or `abort`, and waits until it is done.
+    pub async fn finish(mut self, how: &'static str) {
+        tokio::task::spawn_blocking(move || {
+            let stdin = self.child.stdin.as_mut().expect("stdin");
+            writeln!(stdin, "{how}").expect("write");
+            stdin.flush().expect("flush");
+            let mut line = String::new();
+            let _ = std::io::BufRead::read_line(&mut self.stdout, &mut line).expect("read");
+            assert_eq!(line.trim(), "done", "{how} failed");
+            assert!(self.child.wait().expect("wait").success());
+        })
+        .await
+        .expect("python task");
+    }
+}
+
+impl Drop for OpenTransaction {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,6 +1,6 @@
 //! Single-partition operations routed to the partition leader: list offsets, fetch raw
-//! batches, produce one batch; and the cluster-level calls a replicator needs at start-up
-//! (producer id, topic creation).
+//! batches, produce one batch; and the producer id a replicator needs at start-up (topic
+//! administration is in `admin.rs`).
 //!
 //! Each operation is a pure `build_*` / `process_*` pair around one request; the async
 //! wrappers route, send, and retry retriable failures after refreshing the topic's
@@ -10,14 +10,13 @@ use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::fetch_response::PartitionData;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
-    BrokerId, CreateTopicsRequest, CreateTopicsResponse, FetchRequest, FetchResponse, InitProducerIdRequest,
-    ListOffsetsRequest, ListOffsetsResponse, ProduceRequest, ProduceResponse, TopicName,
+    BrokerId, FetchRequest, FetchResponse, InitProducerIdRequest, ListOffsetsRequest, ListOffsetsResponse,
+    ProduceRequest, ProduceResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -273,43 +272,6 @@ pub fn process_produce_response(
     })
 }
 
-// === CreateTopics ===
-
-pub fn build_create_topics_request(
-    name: &str,
-    partitions: i32,
-    replication_factor: i16,
-    configs: &[(String, String)],
-    timeout: Duration,
-) -> CreateTopicsRequest {
-    let configs = configs
-        .iter()
-        .map(|(k, v)| {
-            CreatableTopicConfig::default()
-                .with_name(StrBytes::from_string(k.clone()))
-                .with_value(Some(StrBytes::from_string(v.clone())))
-        })
-        .collect();
-    CreateTopicsRequest::default()
-        .with_timeout_ms(timeout.as_millis().min(i32::MAX as u128) as i32)
-        .with_topics(vec![
-            CreatableTopic::default()
-                .with_name(topic_name(name))
-                .with_num_partitions(partitions)
-                .with_replication_factor(replication_factor)
-                .with_configs(configs),
-        ])
-}
-
-pub fn process_create_topics_response(r: &CreateTopicsResponse, name: &str) -> Result<(), ResponseIssue> {
-    let t = r
-        .topics
-        .iter()
-        .find(|t| t.name.0.as_str() == name)
-        .ok_or(ResponseIssue::Missing)?;
-    check(t.error_code, t.error_message.as_ref())
-}
-
 // === async wrappers ===
 
 impl Cluster {
@@ -519,35 +481,5 @@ impl Cluster {
             });
         }
         Ok((r.producer_id.0, r.producer_epoch))
-    }
-
-    /// Creates a topic. `replication_factor` -1 takes the cluster default (KIP-464).
-    pub async fn create_topic(
-        &self,
-        name: &str,
-        partitions: i32,
-        replication_factor: i16,
-        configs: &[(String, String)],
-    ) -> Result<(), ClusterError> {
-        let snapshot = self.metadata();
-        let conn = match snapshot.brokers.get(&snapshot.controller_id) {
-            Some(b) => self.connection(&b.addr()).await?,
-            None => self.any_broker().await?,
-        };
-        let request = build_create_topics_request(
-            name,
-            partitions,
-            replication_factor,
-            configs,
-            self.config.request_timeout,
-        );
-        let r = conn
-            .request(&request)
-            .await
-            .map_err(|e| self.connection_error(e))?;
-        process_create_topics_response(&r, name)
-            .map_err(|i| self.request_error(format!("creating topic {name}"), i))?;
-        let _ = self.refresh_topics(&[name.to_owned()]).await;
-        Ok(())
     }
 }

@@ -25,6 +25,7 @@ mod partition;
 mod producer;
 mod progress;
 mod recovery;
+pub mod topic_configs;
 pub mod topics;
 
 pub use error::ReplicationError;

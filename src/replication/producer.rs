@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use super::budget::BatchBudget;
+use super::topic_configs::oversized_batch_hint;
 use crate::cluster::partition::{ResponseIssue, process_produce_response};
 use crate::cluster::{Cluster, ClusterError, ProduceAck};
 use crate::net::PendingResponse;
@@ -89,16 +90,43 @@ impl Producer {
     }
 }
 
-/// Takes the first waiting batch of every partition, in arrival order.
+/// Batch bytes one Produce request carries at most (a single larger batch goes alone). A
+/// broker closes the connection on a request over its `socket.request.max.bytes` (100 MiB by
+/// default), and with batches of several MiB from many partitions one request per broker
+/// could otherwise pass that.
+const MAX_REQUEST_BATCH_BYTES: usize = 32 << 20;
+
+/// Takes the first waiting batch of every partition, in arrival order, up to
+/// [`MAX_REQUEST_BATCH_BYTES`].
 fn next_request(pending: &mut VecDeque<Ask>) -> Vec<Ask> {
+    take_request(
+        pending,
+        |a| (a.topic.clone(), a.partition),
+        |a| a.batch.len(),
+        MAX_REQUEST_BATCH_BYTES,
+    )
+}
+
+/// [`next_request`] over any item: at most one per key, in arrival order, at most
+/// `max_bytes` in all unless the first alone is larger. A key whose first item does not fit
+/// takes nothing this time, so that its items keep their order.
+fn take_request<T, K: std::hash::Hash + Eq>(
+    pending: &mut VecDeque<T>,
+    key: impl Fn(&T) -> K,
+    size: impl Fn(&T) -> usize,
+    max_bytes: usize,
+) -> Vec<T> {
     let mut taken = Vec::new();
+    let mut bytes = 0usize;
     let mut seen = HashSet::new();
     let mut rest = VecDeque::with_capacity(pending.len());
-    while let Some(ask) = pending.pop_front() {
-        if seen.insert((ask.topic.clone(), ask.partition)) {
-            taken.push(ask);
+    while let Some(item) = pending.pop_front() {
+        let n = size(&item);
+        if seen.insert(key(&item)) && (taken.is_empty() || bytes.saturating_add(n) <= max_bytes) {
+            bytes = bytes.saturating_add(n);
+            taken.push(item);
         } else {
-            rest.push_back(ask);
+            rest.push_back(item);
         }
     }
     *pending = rest;
@@ -211,7 +239,15 @@ async fn complete(
             Err(e) => Err(e.clone()),
             Ok(r) => process_produce_response(r, &ask.topic, ask.partition).map_err(|issue| {
                 let (error, message) = match issue {
-                    ResponseIssue::Error { code, message } => (code, message),
+                    ResponseIssue::Error { code, message } => {
+                        // A batch the target refuses for its size: say what to change.
+                        let hint = oversized_batch_hint(code, &ask.topic, ask.batch.len());
+                        let message = match (message, hint) {
+                            (Some(m), Some(h)) => Some(format!("{m}; {h}")),
+                            (m, h) => m.or(h),
+                        };
+                        (code, message)
+                    }
                     ResponseIssue::Missing => (
                         ErrorCode(-1),
                         Some("partition missing from the response".to_owned()),
@@ -229,5 +265,34 @@ async fn complete(
             }),
         };
         let _ = ask.reply.send(result);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_takes_one_batch_per_partition_within_the_size_cap() {
+        // (partition, bytes, arrival)
+        let mut pending: VecDeque<(i32, usize, usize)> =
+            [(0, 40, 0), (1, 50, 1), (0, 10, 2), (2, 20, 3), (3, 5, 4)].into();
+        let take = |p: &mut VecDeque<(i32, usize, usize)>| {
+            take_request(p, |i| i.0, |i| i.1, 100)
+                .into_iter()
+                .map(|i| i.2)
+                .collect::<Vec<_>>()
+        };
+        // Partition 2's batch would pass 100 bytes; partition 3's still fits.
+        assert_eq!(take(&mut pending), [0, 1, 4]);
+        assert_eq!(take(&mut pending), [2, 3]);
+        assert!(pending.is_empty());
+
+        // A batch larger than the cap goes alone, and the partition behind a batch that did not
+        // fit sends nothing before it.
+        let mut pending: VecDeque<(i32, usize, usize)> = [(0, 10, 0), (1, 500, 1), (1, 1, 2)].into();
+        assert_eq!(take(&mut pending), [0]);
+        assert_eq!(take(&mut pending), [1]);
+        assert_eq!(take(&mut pending), [2]);
     }
 }

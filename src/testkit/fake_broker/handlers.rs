@@ -94,6 +94,13 @@ pub(super) async fn handle(shared: &Shared, mut frame: Bytes) -> Option<(Action,
                 .iter()
                 .map(|t| {
                     let code = error.unwrap_or_else(|| {
+                        // Validate only: the answer a creation would get, nothing created.
+                        if req.validate_only {
+                            return match state.partition_count(t.name.0.as_str()) {
+                                Some(_) => errors::TOPIC_ALREADY_EXISTS,
+                                None => 0,
+                            };
+                        }
                         if state.create_topic(t.name.0.as_str(), t.num_partitions.max(1)) {
                             for c in &t.configs {
                                 state.set_config(

@@ -26,3 +26,4 @@ mod security;
 mod security_e2e;
 mod support;
 mod tansu_client;
+mod timestamps;

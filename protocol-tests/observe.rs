@@ -12,7 +12,7 @@ use crate::support::kmirror::Kmirror;
 use crate::support::{eventually, mm2_properties};
 
 /// The endpoint's address as `run` logs it.
-async fn logged_metrics_addr(k: &Kmirror) -> String {
+pub async fn logged_metrics_addr(k: &Kmirror) -> String {
     eventually(
         "the metrics address in the log",
         Duration::from_secs(20),
@@ -26,7 +26,7 @@ async fn logged_metrics_addr(k: &Kmirror) -> String {
     .await
 }
 
-async fn get(addr: &str, path: &str) -> (u16, String) {
+pub async fn get(addr: &str, path: &str) -> (u16, String) {
     let mut s = tokio::net::TcpStream::connect(addr)
         .await
         .expect("connect to the metrics endpoint");

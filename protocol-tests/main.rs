@@ -32,3 +32,4 @@ mod security;
 mod security_e2e;
 mod support;
 mod tansu_client;
+mod timestamps;

@@ -12,7 +12,7 @@ use crate::support::kmirror::Kmirror;
 use crate::support::{eventually, mm2_properties};
 
 /// The endpoint's address as `run` logs it.
-async fn logged_metrics_addr(k: &Kmirror) -> String {
+pub async fn logged_metrics_addr(k: &Kmirror) -> String {
     eventually(
         "the metrics address in the log",
         Duration::from_secs(20),
@@ -26,7 +26,7 @@ async fn logged_metrics_addr(k: &Kmirror) -> String {
     .await
 }
 
-async fn get(addr: &str, path: &str) -> (u16, String) {
+pub async fn get(addr: &str, path: &str) -> (u16, String) {
     let mut s = tokio::net::TcpStream::connect(addr)
         .await
         .expect("connect to the metrics endpoint");
@@ -99,7 +99,8 @@ async fn metrics_health_and_readiness_are_served() {
     );
     assert_eq!(get(&addr, "/nope").await.0, 404);
 
-    // `kmirror status` reads the same endpoint: one flow, one topic, two partitions, caught up.
+    // `kmirror status` reads the same endpoint: one flow, one topic, two partitions, none
+    // stopped, caught up.
     let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_kmirror"))
         .args(["status", "--metrics-addr", &addr, "--interval-ms", "200"])
         .output()
@@ -116,7 +117,8 @@ async fn metrics_health_and_readiness_are_served() {
         .find(|l| l.starts_with("source->target"))
         .unwrap_or_else(|| panic!("{table}"));
     let cells: Vec<&str> = row.split_whitespace().collect();
-    assert_eq!(&cells[1..4], &["1", "2", "0"], "{table}");
+    // topics, partitions, stopped, lag
+    assert_eq!(&cells[1..5], &["1", "2", "0", "0"], "{table}");
     assert!(row.ends_with("caught up"), "{table}");
     k.stop_cleanly().await;
 }

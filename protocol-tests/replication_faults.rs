@@ -258,8 +258,11 @@ async fn lost_producer_state_is_recovered_exactly_once() {
     .await;
 }
 
+/// With `partition.failure = stop-process`, a batch the target refuses stops every flow and
+/// the engine returns the error (the fake broker refuses every batch with one code; Apache
+/// Kafka's refusal of one partition is in `timestamps.rs`).
 #[tokio::test]
-async fn fatal_produce_errors_stop_with_context() {
+async fn fatal_produce_errors_stop_the_process_with_context() {
     for code in [errors::INVALID_RECORD, 10 /* MESSAGE_TOO_LARGE */] {
         let (source, target) = (FakeBroker::start().await, FakeBroker::start().await);
         source.create_topic("t", 1);
@@ -273,7 +276,7 @@ async fn fatal_produce_errors_stop_with_context() {
             code,
             times: 100,
         });
-        let run = start(&source, &target);
+        let run = start_with(&source, &target, "partition.failure = stop-process");
         let err = tokio::time::timeout(Duration::from_secs(30), run.task)
             .await
             .expect("stops by itself")
@@ -283,6 +286,80 @@ async fn fatal_produce_errors_stop_with_context() {
         assert!(text.contains("source.t") || text.contains("t-0"), "{text}");
         assert!(text.contains(&format!("({code})")), "{text}");
     }
+}
+
+/// A corrupt batch on the source (a CRC that does not match: a real broker never serves one)
+/// stops its partition alone, named with its offset in the readiness answer, while the other
+/// partition and the records before it are replicated; with `stop-process` it stops the engine.
+#[tokio::test]
+async fn a_corrupt_source_batch_stops_only_its_partition() {
+    use kmirror::observe::Readiness;
+    use kmirror::protocol::batch::Compression;
+    let (source, target) = (FakeBroker::start().await, FakeBroker::start().await);
+    source.create_topic("t", 2);
+    let good = data_batch(0, 4, 20, Compression::Lz4);
+    let mut corrupt = bytes::BytesMut::from(&data_batch(4, 4, 20, Compression::Lz4).as_bytes()[..]);
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 1;
+    source.append_raw("t", 0, good.as_bytes().clone());
+    source.append_raw("t", 0, corrupt.freeze());
+    source.append_raw("t", 0, data_batch(8, 4, 20, Compression::Lz4).into_bytes());
+    for i in 0..3 {
+        source.append_raw("t", 1, data_batch(i * 4, 4, 20, Compression::None).into_bytes());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = mm2_properties(
+        dir.path(),
+        &source.addr(),
+        &target.addr(),
+        "emit.heartbeats.enabled = false",
+    );
+    let mut config = kmirror::config::load(&path).unwrap();
+    config.state_dir = dir.path().join("state");
+    let (shutdown, rx) = watch::channel(false);
+    let readiness = Readiness::default();
+    let task = tokio::spawn(kmirror::replication::engine::run_with(
+        config,
+        rx,
+        readiness.clone(),
+    ));
+    let stopped = eventually("t-0 stopped", Duration::from_secs(30), || async {
+        readiness.stopped().pop()
+    })
+    .await;
+    assert_eq!(
+        (stopped.flow.as_str(), stopped.topic.as_str(), stopped.partition),
+        ("source->target", "t", 0)
+    );
+    assert_eq!((stopped.offset, stopped.reason), (4, "corrupt_batch"));
+    assert!(stopped.error.contains("CRC"), "{}", stopped.error);
+    eventually("t-1 on the target", Duration::from_secs(30), || async {
+        (partition_values(&target, "source.t", 1).len() == 12).then_some(())
+    })
+    .await;
+    assert_eq!(partition_values(&target, "source.t", 0), values(&good));
+    assert!(!task.is_finished(), "the engine goes on");
+    let (ready, body) = readiness.answer();
+    assert!(!ready);
+    assert!(
+        body.contains("source->target t-0 at source offset 4 (corrupt_batch)"),
+        "{body}"
+    );
+    let _ = shutdown.send(true);
+    tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .expect("stops")
+        .expect("no panic")
+        .expect("a stopped partition is not an error at shutdown");
+
+    let other_target = FakeBroker::start().await;
+    let run = start_with(&source, &other_target, "partition.failure = stop-process");
+    let err = tokio::time::timeout(Duration::from_secs(30), run.task)
+        .await
+        .expect("stops by itself")
+        .unwrap()
+        .unwrap_err();
+    assert!(err.to_string().contains("CRC"), "{err}");
 }
 
 #[tokio::test]

@@ -468,29 +468,12 @@ async fn scrape(addr: &str) -> anyhow::Result<String> {
 }
 
 async fn status(addr: &str, interval_ms: u64) -> anyhow::Result<()> {
-    use crate::observe::status::{parse_samples, summarize};
+    use crate::observe::status::{parse_samples, render, stopped_partitions, summarize};
     let before = parse_samples(&scrape(addr).await?);
     let started = tokio::time::Instant::now();
     tokio::time::sleep(std::time::Duration::from_millis(interval_ms)).await;
     let after = parse_samples(&scrape(addr).await?);
     let flows = summarize(&before, &after, started.elapsed().as_secs_f64());
-    println!(
-        "{:<24} {:>6} {:>10} {:>12} {:>12} {:>10}",
-        "flow", "topics", "partitions", "lag", "records/s", "eta"
-    );
-    for f in &flows {
-        let eta = match f.eta_seconds {
-            Some(0.0) => "caught up".to_owned(),
-            Some(s) => format!("{:.0} s", s.ceil()),
-            None => "-".to_owned(),
-        };
-        println!(
-            "{:<24} {:>6} {:>10} {:>12} {:>12.0} {:>10}",
-            f.flow, f.topics, f.partitions, f.lag_records, f.records_per_second, eta
-        );
-    }
-    if flows.is_empty() {
-        println!("(no partition is being replicated yet)");
-    }
+    print!("{}", render(&flows, &stopped_partitions(&after)));
     Ok(())
 }

@@ -11,7 +11,9 @@ pub const METADATA_REFRESHES: &str = "kmirror_metadata_refreshes_total";
 /// Source batches by what happened to them (`action`: forwarded, renumbered, control,
 /// aborted, empty, before_fetch_offset).
 pub const BATCHES: &str = "kmirror_batches_total";
-/// Batches whose records had to be decoded and re-encoded (`reason`: renumbered, trimmed).
+/// Batches whose records had to be decoded and re-encoded (`reason`: renumbered, trimmed,
+/// append_time: a LogAppendTime batch whose records were given its append time; a batch both
+/// trimmed or renumbered and given its append time counts under both reasons).
 pub const BATCHES_RESHAPED: &str = "kmirror_batches_reshaped_total";
 /// Records and wire bytes handed to the target.
 pub const RECORDS_SENT: &str = "kmirror_records_sent_total";
@@ -49,6 +51,14 @@ pub const BUDGET_BYTES: &str = "kmirror_memory_budget_bytes";
 /// `_count` is the number of throttled responses, `_sum` the seconds kmirror held requests
 /// back for them.
 pub const THROTTLE: &str = "kmirror_throttle_seconds";
+/// 1 for each partition stopped for good (`partition_failure = stop-partition`), labelled
+/// with flow, topic, partition and `reason` (target_refused, source_refused, corrupt_batch,
+/// undecodable_batch, gapped_batch, source_data_lost, target_diverged, panic); stays until
+/// the process restarts.
+pub const PARTITION_STOPPED: &str = "kmirror_partition_stopped";
+/// The source offset a stopped partition stopped at: the first one not replicated, where it
+/// resumes after a restart (-1 when the partition stopped before it had a position).
+pub const PARTITION_STOPPED_OFFSET: &str = "kmirror_partition_stopped_offset";
 /// Partition sessions restarted from the acknowledged position after a produce failure.
 pub const PARTITION_RECOVERIES: &str = "kmirror_partition_recoveries_total";
 /// Offset syncs the offset-syncs topic acknowledged, per flow.
@@ -91,6 +101,8 @@ pub const ALL: &[&str] = &[
     IN_FLIGHT_BYTES,
     BUDGET_BYTES,
     PARTITION_RECOVERIES,
+    PARTITION_STOPPED,
+    PARTITION_STOPPED_OFFSET,
     OFFSET_STORE_AGE,
     OFFSET_SYNCS_EMITTED,
     HEARTBEATS_EMITTED,
@@ -145,6 +157,19 @@ pub(crate) fn batch_sent(flow: &str, topic: &str, bytes: usize, records: i32) {
 pub(crate) fn partition_recovered(flow: &str, topic: &str) {
     metrics::counter!(PARTITION_RECOVERIES, "flow" => flow.to_owned(), "topic" => topic.to_owned())
         .increment(1);
+}
+
+/// A partition stopped for good at source `offset` (see [`PARTITION_STOPPED`]).
+pub(crate) fn partition_stopped(flow: &str, topic: &str, partition: i32, reason: &'static str, offset: i64) {
+    let labels = [
+        ("flow", flow.to_owned()),
+        ("topic", topic.to_owned()),
+        ("partition", partition.to_string()),
+    ];
+    metrics::gauge!(PARTITION_STOPPED_OFFSET, &labels).set(offset as f64);
+    let [flow, topic, partition] = labels;
+    let labels = [flow, topic, partition, ("reason", reason.to_owned())];
+    metrics::gauge!(PARTITION_STOPPED, &labels).set(1.0);
 }
 
 pub(crate) fn partition_lag(flow: &str, topic: &str, partition: i32, records: i64, seconds: f64) {

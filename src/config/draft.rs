@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::model::GappedPolicy;
+use super::model::{GappedPolicy, LogAppendTimestamps, PartitionFailure};
 use super::security::Names;
 
 /// A value and the key it was read from (or would have been, for a default).
@@ -120,5 +120,7 @@ pub(crate) struct FlowDraft {
     pub(crate) fetch_max_wait: Num,
     pub(crate) offset_flush_interval: Num,
     pub(crate) gapped_batches: GappedPolicy,
+    pub(crate) log_append_time_timestamps: LogAppendTimestamps,
+    pub(crate) partition_failure: PartitionFailure,
     pub(crate) properties: BTreeMap<String, Keyed<String>>,
 }

@@ -77,6 +77,8 @@ pub(crate) const OFFSET_FLUSH_INTERVAL: Mapped = Mapped {
     ..mapped("offset.flush.interval.ms")
 };
 pub(crate) const GAPPED_BATCHES: Mapped = mapped("gapped.batches");
+pub(crate) const LOG_APPEND_TIME_TIMESTAMPS: Mapped = mapped("log.append.time.timestamps");
+pub(crate) const PARTITION_FAILURE: Mapped = mapped("partition.failure");
 
 pub(crate) const FLOW_SETTINGS: &[&Mapped] = &[
     &TOPICS,
@@ -93,6 +95,8 @@ pub(crate) const FLOW_SETTINGS: &[&Mapped] = &[
     &FETCH_MAX_WAIT,
     &OFFSET_FLUSH_INTERVAL,
     &GAPPED_BATCHES,
+    &LOG_APPEND_TIME_TIMESTAMPS,
+    &PARTITION_FAILURE,
 ];
 
 /// Whether `key` (flow-scoped, prefix stripped) is read into a typed flow setting.

@@ -126,6 +126,62 @@ impl GappedPolicy {
     }
 }
 
+/// What the records of a source batch with the LogAppendTime bit carry on the target as their
+/// (CreateTime) timestamps. Either way the bit itself is never forwarded: a LogAppendTime
+/// target topic refuses it, and stamps its own append time instead
+/// (`protocol::timestamps`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogAppendTimestamps {
+    /// The source's append time: what consumers of the source read, what MM2 writes. Such
+    /// batches are decoded and re-encoded (same codec, every other record byte kept).
+    #[default]
+    AppendTime,
+    /// The producers' own timestamps: the records are forwarded byte for byte, only the
+    /// LogAppendTime bit is cleared. A target topic refuses records outside its
+    /// `message.timestamp.before.max.ms` / `after.max.ms` window.
+    ProducerTime,
+}
+
+impl LogAppendTimestamps {
+    pub const NAMES: &'static str = "append-time, producer-time";
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "append-time" => Some(Self::AppendTime),
+            "producer-time" => Some(Self::ProducerTime),
+            _ => None,
+        }
+    }
+}
+
+/// What happens when a partition's task fails for good (a batch the target refuses, a
+/// corrupt or undecodable batch, source data deleted before it was replicated, a gapped batch
+/// with `gapped_batches = fail`). Errors that are not one partition's (configuration, the
+/// offset store, a cluster that cannot be reached) stop the process either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PartitionFailure {
+    /// That partition stops, reported in the log, the metrics, `kmirror status` and `/readyz`;
+    /// every other partition goes on. It stays stopped until kmirror restarts.
+    #[default]
+    StopPartition,
+    /// Every flow stops and the process exits with the error.
+    StopProcess,
+}
+
+impl PartitionFailure {
+    pub const NAMES: &'static str = "stop-partition, stop-process";
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "stop-partition" => Some(Self::StopPartition),
+            "stop-process" => Some(Self::StopProcess),
+            _ => None,
+        }
+    }
+}
+
 /// One replication flow `source->target` and its settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlowConfig {
@@ -146,6 +202,8 @@ pub struct FlowConfig {
     /// How often the offset store is made durable.
     pub offset_flush_interval: Duration,
     pub gapped_batches: GappedPolicy,
+    pub log_append_time_timestamps: LogAppendTimestamps,
+    pub partition_failure: PartitionFailure,
     /// Offset syncs and heartbeats (MM2's internal topics kmirror writes).
     pub internal_topics: InternalTopicsConfig,
     /// Every flow-scoped key as given, for features that read them later (groups,
@@ -171,6 +229,8 @@ impl FlowConfig {
             fetch_max_wait: DEFAULT_FETCH_MAX_WAIT,
             offset_flush_interval: DEFAULT_OFFSET_FLUSH_INTERVAL,
             gapped_batches: GappedPolicy::default(),
+            log_append_time_timestamps: LogAppendTimestamps::default(),
+            partition_failure: PartitionFailure::default(),
             internal_topics: InternalTopicsConfig::default(),
             properties: BTreeMap::new(),
         }
@@ -311,5 +371,22 @@ mod tests {
         assert_eq!(GappedPolicy::parse("Renumber"), Some(GappedPolicy::Renumber));
         assert_eq!(GappedPolicy::parse("fail"), Some(GappedPolicy::Fail));
         assert_eq!(GappedPolicy::parse("skip"), None);
+    }
+
+    #[test]
+    fn timestamp_and_failure_policy_names() {
+        let f = FlowConfig::new("A", "B");
+        assert_eq!(f.log_append_time_timestamps, LogAppendTimestamps::AppendTime);
+        assert_eq!(f.partition_failure, PartitionFailure::StopPartition);
+        assert_eq!(
+            LogAppendTimestamps::parse(" Producer-Time"),
+            Some(LogAppendTimestamps::ProducerTime)
+        );
+        assert_eq!(LogAppendTimestamps::parse("append_time"), None);
+        assert_eq!(
+            PartitionFailure::parse("STOP-PROCESS"),
+            Some(PartitionFailure::StopProcess)
+        );
+        assert_eq!(PartitionFailure::parse("stop"), None);
     }
 }

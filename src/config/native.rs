@@ -32,7 +32,7 @@ use super::draft::{ClusterDraft, Draft, FlowDraft, Keyed, Num, PolicyKind};
 use super::error::{ConfigError, Report};
 use super::filter::{DEFAULT_CONFIG_EXCLUDE, DEFAULT_TOPICS, DEFAULT_TOPICS_EXCLUDE};
 use super::keys;
-use super::model::{self, Config, GappedPolicy};
+use super::model::{self, Config, GappedPolicy, LogAppendTimestamps, PartitionFailure};
 use super::policy::DEFAULT_SEPARATOR;
 use super::security::{self, Names};
 use super::substitute::substitute;
@@ -121,6 +121,10 @@ struct FlowFile {
     offset_flush_interval_ms: i64,
     #[serde(default)]
     gapped_batches: GappedPolicy,
+    #[serde(default)]
+    log_append_time_timestamps: LogAppendTimestamps,
+    #[serde(default)]
+    partition_failure: PartitionFailure,
     #[serde(default)]
     properties: BTreeMap<String, Value>,
 }
@@ -374,6 +378,8 @@ fn flow(report: &mut Report, index: usize, f: FlowFile) -> FlowDraft {
         fetch_max_wait: Num::new(at("fetch_max_wait_ms"), f.fetch_max_wait_ms),
         offset_flush_interval: Num::new(at("offset_flush_interval_ms"), f.offset_flush_interval_ms),
         gapped_batches: f.gapped_batches,
+        log_append_time_timestamps: f.log_append_time_timestamps,
+        partition_failure: f.partition_failure,
         properties,
         source: f.source,
         target: f.target,

@@ -11,7 +11,7 @@ use super::draft::{ClusterDraft, Draft, FlowDraft, Keyed, Num, PolicyKind};
 use super::error::Report;
 use super::filter::{DEFAULT_CONFIG_EXCLUDE, DEFAULT_TOPICS, DEFAULT_TOPICS_EXCLUDE, split_list};
 use super::keys::{self, End, Mapped};
-use super::model::{self, GappedPolicy};
+use super::model::{self, GappedPolicy, LogAppendTimestamps, PartitionFailure};
 use super::policy::DEFAULT_SEPARATOR;
 use super::properties::{
     Layout, MEMORY_BUDGET_BYTES, METRICS_ADDR, OFFSETS_HISTORY_MAX, PARTITION_METRICS, PROGRESS_INTERVAL,
@@ -181,6 +181,23 @@ impl Layout {
                 GappedPolicy::default()
             }),
         };
+        let log_append_time_timestamps = match scope.get(&keys::LOG_APPEND_TIME_TIMESTAMPS) {
+            None => LogAppendTimestamps::default(),
+            Some((key, v)) => LogAppendTimestamps::parse(v).unwrap_or_else(|| {
+                report.problem(
+                    &key,
+                    format!("`{v}` is not one of {}", LogAppendTimestamps::NAMES),
+                );
+                LogAppendTimestamps::default()
+            }),
+        };
+        let partition_failure = match scope.get(&keys::PARTITION_FAILURE) {
+            None => PartitionFailure::default(),
+            Some((key, v)) => PartitionFailure::parse(v).unwrap_or_else(|| {
+                report.problem(&key, format!("`{v}` is not one of {}", PartitionFailure::NAMES));
+                PartitionFailure::default()
+            }),
+        };
         FlowDraft {
             label,
             source: source.to_owned(),
@@ -237,6 +254,8 @@ impl Layout {
                 false,
             ),
             gapped_batches,
+            log_append_time_timestamps,
+            partition_failure,
             properties: self.flow_properties(source, target),
         }
     }

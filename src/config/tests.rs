@@ -95,6 +95,8 @@ replication_factor = 3
 fetch_max_wait_ms = 250
 refresh_topics_interval_ms = 30000
 gapped_batches = "fail"
+log_append_time_timestamps = "producer-time"
+partition_failure = "stop-process"
 [flows.properties]
 "sync.group.offsets.enabled" = true
 "#,
@@ -104,12 +106,15 @@ gapped_batches = "fail"
         "clusters = A, B\nA.bootstrap.servers = a:9092\nB.bootstrap.servers = b:9092\nA->B.enabled = true\n\
          A->B.topics = orders.*, payments\nreplication.policy.class = IdentityReplicationPolicy\n\
          replication.factor = 3\nfetch.max.wait.ms = 250\nrefresh.topics.interval.seconds = 30\n\
-         gapped.batches = fail\nA->B.sync.group.offsets.enabled = true\n",
+         gapped.batches = fail\nlog.append.time.timestamps = producer-time\n\
+         A->B.partition.failure = stop-process\nA->B.sync.group.offsets.enabled = true\n",
         "mm2.properties",
     )
     .unwrap();
     let (t, p) = (&from_toml.flows[0], &from_properties.flows[0]);
     assert_eq!(t.properties["sync.group.offsets.enabled"], "true");
+    assert_eq!(p.log_append_time_timestamps, LogAppendTimestamps::ProducerTime);
+    assert_eq!(p.partition_failure, PartitionFailure::StopProcess);
     assert_eq!(
         *t,
         FlowConfig {
@@ -364,4 +369,56 @@ fn observability_keys_in_both_formats() {
     for key in ["`metrics.addr`", "`partition.metrics`", "`progress.interval.ms`"] {
         assert!(all.contains(key), "{key} not in {all}");
     }
+}
+
+#[test]
+fn timestamp_and_failure_settings_are_checked_in_both_formats() {
+    let err =
+        toml("[[flows]]\nsource = \"A\"\ntarget = \"B\"\nlog_append_time_timestamps = \"create-time\"\n")
+            .unwrap_err();
+    assert!(
+        err.problems[0].contains("`flows[0].log_append_time_timestamps`: unknown variant `create-time`"),
+        "{err}"
+    );
+    let props =
+        "clusters = A, B\nA.bootstrap.servers = a:9092\nB.bootstrap.servers = b:9092\nA->B.enabled = true\n";
+    let err = from_properties_str(
+        &format!("{props}log.append.time.timestamps = now\nA->B.partition.failure = stop\n"),
+        "mm2.properties",
+    )
+    .unwrap_err();
+    let all = err.problems.join("\n");
+    assert_eq!(err.problems.len(), 2, "{all}");
+    assert!(
+        all.contains("`A->B.partition.failure`: `stop` is not one of stop-partition, stop-process"),
+        "{all}"
+    );
+    assert!(
+        all.contains("`log.append.time.timestamps`: `now` is not one of append-time, producer-time"),
+        "{all}"
+    );
+}
+
+#[test]
+fn copying_message_timestamp_type_is_warned_about() {
+    let props =
+        "clusters = A, B\nA.bootstrap.servers = a:9092\nB.bootstrap.servers = b:9092\nA->B.enabled = true\n";
+    let c = from_properties_str(
+        &format!("{props}config.properties.exclude = min\\\\.insync\\\\.replicas\n"),
+        "mm2.properties",
+    )
+    .unwrap();
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    assert!(
+        c.warnings[0].contains("`config.properties.exclude`: does not exclude message.timestamp.type"),
+        "{:?}",
+        c.warnings
+    );
+    // Not copied at all: nothing to warn about.
+    let c = from_properties_str(
+        &format!("{props}config.properties.exclude = x\nsync.topic.configs.enabled = false\n"),
+        "mm2.properties",
+    )
+    .unwrap();
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
 }

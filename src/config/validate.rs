@@ -202,6 +202,18 @@ fn flow(
     let include = patterns(r, &f.topics);
     let exclude = patterns(r, &f.topics_exclude);
     let config_exclude = patterns(r, &f.config_exclude);
+    if f.sync_topic_configs
+        && config_exclude
+            .as_ref()
+            .is_some_and(|p| !p.is_match("message.timestamp.type"))
+    {
+        r.warn(
+            &f.config_exclude.key,
+            "does not exclude message.timestamp.type: a target topic created from a LogAppendTime \
+             source topic is LogAppendTime too, and its broker stamps its own append time on every \
+             record, whatever log.append.time.timestamps says",
+        );
+    }
     let policy = policy(r, &f);
     let replication_factor = match f.replication_factor.value {
         n @ (-1 | 1..=0x7fff) => i16::try_from(n).ok(),
@@ -280,6 +292,8 @@ fn flow(
         fetch_max_wait: fetch_max_wait?,
         offset_flush_interval: offset_flush_interval?,
         gapped_batches: f.gapped_batches,
+        log_append_time_timestamps: f.log_append_time_timestamps,
+        partition_failure: f.partition_failure,
         internal_topics: internal_topics?,
         properties,
     })

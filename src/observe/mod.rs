@@ -1,13 +1,13 @@
 //! The operator's window: a small HTTP endpoint serving Prometheus metrics (`/metrics`),
 //! liveness (`/healthz`: the process answers) and readiness (`/readyz`: connected, flows
-//! assigned). Metric names live in [`crate::metrics`].
+//! assigned, no partition stopped for good). Metric names live in [`crate::metrics`].
 
 mod http;
 pub mod status;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -15,17 +15,81 @@ use tokio::net::TcpListener;
 
 pub use http::{Route, parse_request};
 
-/// Set by the engine once every flow has its clusters connected and its partitions assigned.
+/// A partition stopped for good (`partition_failure = stop-partition`): named in `/readyz`
+/// until the process restarts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoppedPartition {
+    pub flow: String,
+    pub topic: String,
+    pub partition: i32,
+    /// The first source offset not replicated, where the partition resumes after a restart
+    /// (-1 when it stopped before it had a position).
+    pub offset: i64,
+    /// Why, as the metric labels it (`target_refused`, `corrupt_batch`, ...).
+    pub reason: &'static str,
+    pub error: String,
+}
+
+#[derive(Debug, Default)]
+struct ReadinessState {
+    ready: AtomicBool,
+    stopped: Mutex<Vec<StoppedPartition>>,
+}
+
+/// Set by the engine once every flow has its clusters connected and its partitions assigned;
+/// not ready again while stopping, or while any partition is stopped for good.
 #[derive(Debug, Clone, Default)]
-pub struct Readiness(Arc<AtomicBool>);
+pub struct Readiness(Arc<ReadinessState>);
 
 impl Readiness {
     pub fn set(&self, ready: bool) {
-        self.0.store(ready, Ordering::Relaxed);
+        self.0.ready.store(ready, Ordering::Relaxed);
     }
+
+    /// A partition stopped for good: the process is not ready until it restarts.
+    pub fn partition_stopped(&self, stopped: StoppedPartition) {
+        self.0
+            .stopped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(stopped);
+    }
+
+    /// The partitions stopped for good, in the order they stopped.
+    pub fn stopped(&self) -> Vec<StoppedPartition> {
+        self.0.stopped.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     pub fn is_ready(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.answer().0
     }
+
+    /// What `/readyz` answers: ready or not, and the body.
+    pub fn answer(&self) -> (bool, String) {
+        readiness_answer(self.0.ready.load(Ordering::Relaxed), &self.stopped())
+    }
+}
+
+/// `/readyz`: `ready` once every flow runs and no partition is stopped; otherwise `not ready`,
+/// followed by one line per stopped partition (flow, topic-partition, the source offset it
+/// resumes from, why), so that a probe's log says what to look at.
+pub fn readiness_answer(ready: bool, stopped: &[StoppedPartition]) -> (bool, String) {
+    if stopped.is_empty() {
+        return (ready, if ready { "ready\n" } else { "not ready\n" }.to_owned());
+    }
+    let mut body = format!("not ready: {} partition(s) stopped\n", stopped.len());
+    for s in stopped {
+        let error: String = s
+            .error
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        body.push_str(&format!(
+            "{} {}-{} at source offset {} ({}): {error}\n",
+            s.flow, s.topic, s.partition, s.offset, s.reason
+        ));
+    }
+    (false, body)
 }
 
 /// Installs the process-wide Prometheus recorder and serves the endpoint on `addr`.
@@ -82,8 +146,10 @@ async fn accept(listener: TcpListener, handle: PrometheusHandle, readiness: Read
                     ("200 OK", "text/plain; version=0.0.4", handle.render())
                 }
                 Some(Route::Health) => ("200 OK", "text/plain", "ok\n".to_owned()),
-                Some(Route::Ready) if readiness.is_ready() => ("200 OK", "text/plain", "ready\n".to_owned()),
-                Some(Route::Ready) => ("503 Service Unavailable", "text/plain", "not ready\n".to_owned()),
+                Some(Route::Ready) => match readiness.answer() {
+                    (true, body) => ("200 OK", "text/plain", body),
+                    (false, body) => ("503 Service Unavailable", "text/plain", body),
+                },
                 Some(Route::NotFound) => ("404 Not Found", "text/plain", "not found\n".to_owned()),
                 None => ("400 Bad Request", "text/plain", "bad request\n".to_owned()),
             };
@@ -95,5 +161,50 @@ async fn accept(listener: TcpListener, handle: PrometheusHandle, readiness: Read
             let _ = socket.write_all(body.as_bytes()).await;
             let _ = socket.shutdown().await;
         }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stopped(partition: i32) -> StoppedPartition {
+        StoppedPartition {
+            flow: "a->b".into(),
+            topic: "orders".into(),
+            partition,
+            offset: 120,
+            reason: "target_refused",
+            error: "cluster b: Produce a.orders-3 failed: INVALID_TIMESTAMP (32)\n(out of range)".into(),
+        }
+    }
+
+    #[test]
+    fn readiness_names_the_stopped_partitions() {
+        assert_eq!(readiness_answer(true, &[]), (true, "ready\n".to_owned()));
+        assert_eq!(readiness_answer(false, &[]), (false, "not ready\n".to_owned()));
+        let (ready, body) = readiness_answer(true, &[stopped(3), stopped(4)]);
+        assert!(!ready);
+        assert_eq!(
+            body.lines().collect::<Vec<_>>(),
+            [
+                "not ready: 2 partition(s) stopped",
+                "a->b orders-3 at source offset 120 (target_refused): cluster b: Produce a.orders-3 failed: INVALID_TIMESTAMP (32) (out of range)",
+                "a->b orders-4 at source offset 120 (target_refused): cluster b: Produce a.orders-3 failed: INVALID_TIMESTAMP (32) (out of range)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stopped_partition_keeps_the_process_unready() {
+        let r = Readiness::default();
+        assert!(!r.is_ready());
+        r.set(true);
+        assert!(r.is_ready());
+        r.partition_stopped(stopped(0));
+        assert!(!r.is_ready());
+        assert_eq!(r.stopped(), [stopped(0)]);
+        r.set(true);
+        assert!(!r.is_ready(), "stays stopped until the process restarts");
     }
 }

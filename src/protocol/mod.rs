@@ -14,6 +14,7 @@
 //! - [`trim`]: cutting the records before an offset off a batch (resuming inside one).
 //! - [`records`]: the records inside a batch, for the rare paths that must decode them.
 //! - [`renumber`]: compacted (gapped) batches made acceptable to a broker, records kept.
+//! - [`timestamps`]: what the records of a LogAppendTime batch carry on the target.
 //! - [`mm2`]: MirrorMaker 2's internal records (offset syncs, checkpoints, heartbeats).
 //! - [`errors`]: Kafka error codes kmirror acts on.
 
@@ -29,5 +30,6 @@ pub mod produce_check;
 pub mod records;
 pub mod renumber;
 pub mod rewrite;
+pub mod timestamps;
 pub mod trim;
 pub mod versions;

@@ -8,7 +8,9 @@
 //! each record's offset delta to its index, re-encodes every other field as it was (attributes,
 //! timestamp delta, key, value, headers in order with duplicates and null values), recompresses
 //! with the batch's own codec, and writes the source header back unchanged except for
-//! `lastOffsetDelta` (`recordCount - 1`), the batch length and the CRC-32C.
+//! `lastOffsetDelta` (`recordCount - 1`), the batch length and the CRC-32C. The same pass can
+//! give a LogAppendTime batch's records its append time (`timestamps`), which changes the
+//! attributes, `baseTimestamp` and every record's timestamp delta as well.
 //!
 //! What changes on the target is the offset spacing inside the batch: record `i` lands at
 //! `target base + i` instead of `source base + offsetDelta_i`. The compressed bytes differ from
@@ -21,21 +23,23 @@ use thiserror::Error;
 use super::batch::{
     self, BatchError, BatchKind, CRC_START, Compression, HEADER_LEN, LOG_OVERHEAD, RecordBatch,
 };
-use super::records::{self, RecordsError};
+use super::records::{self, BatchSpec, RecordsError};
+use super::timestamps::{self, TimestampOverflow, Timestamps};
 
-/// Why a batch could not be renumbered. Each variant names the source base offset.
+/// Why a batch could not be decoded and re-encoded (renumbered, trimmed or given its append
+/// time, see `timestamps`). Each variant names the source base offset.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum RenumberError {
-    #[error("cannot renumber batch at offset {base_offset}: {source}")]
+    #[error("cannot re-encode batch at offset {base_offset}: {source}")]
     Corrupt {
         base_offset: i64,
         #[source]
         source: BatchError,
     },
-    #[error("cannot renumber batch at offset {base_offset}: a {kind:?} batch is not data")]
+    #[error("cannot re-encode batch at offset {base_offset}: a {kind:?} batch is not data")]
     NotData { base_offset: i64, kind: BatchKind },
     #[error(
-        "cannot renumber batch at offset {base_offset}: its {codec:?} records inflate beyond the limit of {limit} bytes"
+        "cannot re-encode batch at offset {base_offset}: its {codec:?} records inflate beyond the limit of {limit} bytes"
     )]
     TooLarge {
         base_offset: i64,
@@ -43,31 +47,39 @@ pub enum RenumberError {
         limit: usize,
     },
     #[error(
-        "cannot renumber batch at offset {base_offset}: it declares {declared} records but holds {found}"
+        "cannot re-encode batch at offset {base_offset}: it declares {declared} records but holds {found}"
     )]
     CountMismatch {
         base_offset: i64,
         declared: i32,
         found: usize,
     },
-    #[error("cannot renumber batch at offset {base_offset}: undecodable records: {source}")]
+    #[error("cannot re-encode batch at offset {base_offset}: undecodable records: {source}")]
     Undecodable {
         base_offset: i64,
         #[source]
         source: RecordsError,
     },
-    #[error("cannot renumber batch at offset {base_offset}: {source}")]
+    #[error("cannot re-encode batch at offset {base_offset}: {source}")]
     Encode {
         base_offset: i64,
         #[source]
         source: RecordsError,
     },
-    #[error("cannot renumber batch at offset {base_offset}: the offset of its record {count} would overflow")]
+    #[error(
+        "cannot re-encode batch at offset {base_offset}: the offset of its record {count} would overflow"
+    )]
     OffsetOverflow { base_offset: i64, count: usize },
     #[error(
-        "cannot renumber batch at offset {base_offset}: the re-encoded batch of {len} bytes is too long for its length field"
+        "cannot re-encode batch at offset {base_offset}: the re-encoded batch of {len} bytes is too long for its length field"
     )]
     Oversized { base_offset: i64, len: usize },
+    #[error("cannot re-encode batch at offset {base_offset}: {source}")]
+    Timestamp {
+        base_offset: i64,
+        #[source]
+        source: TimestampOverflow,
+    },
 }
 
 impl RenumberError {
@@ -81,7 +93,8 @@ impl RenumberError {
             | Self::Undecodable { base_offset, .. }
             | Self::Encode { base_offset, .. }
             | Self::OffsetOverflow { base_offset, .. }
-            | Self::Oversized { base_offset, .. } => *base_offset,
+            | Self::Oversized { base_offset, .. }
+            | Self::Timestamp { base_offset, .. } => *base_offset,
         }
     }
 
@@ -96,6 +109,7 @@ impl RenumberError {
             Self::Encode { .. } => "encode",
             Self::OffsetOverflow { .. } => "offset_overflow",
             Self::Oversized { .. } => "oversized",
+            Self::Timestamp { .. } => "timestamp_overflow",
         }
     }
 }
@@ -110,14 +124,18 @@ impl RenumberError {
 /// (checked while decompressing, before allocating more), records that do not decode, and a
 /// record count that differs from the header's.
 pub fn renumber(batch: &RecordBatch, max_uncompressed_bytes: usize) -> Result<Bytes, RenumberError> {
-    renumber_with_offsets(batch, max_uncompressed_bytes).map(|(bytes, _)| bytes)
+    renumber_with_offsets(batch, max_uncompressed_bytes, Timestamps::Keep).map(|(bytes, _)| bytes)
 }
 
-/// [`renumber`], also returning the source offset each record had before renumbering, in
-/// order (what offset syncs must name: offsets that hold a record).
+/// [`renumber`], with the timestamps `timestamps` asks for (a LogAppendTime batch given its
+/// append time changes its attributes, `baseTimestamp` and every record's timestamp delta
+/// too), also returning the source offset each record had before renumbering, in order (what
+/// offset syncs must name: offsets that hold a record). A batch without gaps keeps its offset
+/// deltas, so this is also how a LogAppendTime batch is given its append time.
 pub fn renumber_with_offsets(
     batch: &RecordBatch,
     max_uncompressed_bytes: usize,
+    timestamps: Timestamps,
 ) -> Result<(Bytes, Vec<i64>), RenumberError> {
     let base_offset = batch.base_offset();
     batch
@@ -164,10 +182,25 @@ pub fn renumber_with_offsets(
     for (delta, record) in (0..).zip(records.iter_mut()) {
         record.offset_delta = delta;
     }
+    let mut stamp = BatchSpec {
+        attributes: batch.attributes(),
+        base_timestamp: batch.base_timestamp(),
+        max_timestamp: batch.max_timestamp(),
+        ..BatchSpec::default()
+    };
+    let stamped = timestamps::apply(timestamps, &mut stamp, &mut records)
+        .map_err(|source| RenumberError::Timestamp { base_offset, source })?;
 
     let src = batch.as_bytes();
     let mut out = BytesMut::with_capacity(src.len());
     out.put_slice(&src[..HEADER_LEN]);
+    if stamped {
+        out[batch::ATTRIBUTES..batch::ATTRIBUTES + 2].copy_from_slice(&stamp.attributes.to_be_bytes());
+        out[batch::BASE_TIMESTAMP..batch::BASE_TIMESTAMP + 8]
+            .copy_from_slice(&stamp.base_timestamp.to_be_bytes());
+        out[batch::MAX_TIMESTAMP..batch::MAX_TIMESTAMP + 8]
+            .copy_from_slice(&stamp.max_timestamp.to_be_bytes());
+    }
     records::encode_records_into(&mut out, batch.compression(), &records)
         .map_err(|source| RenumberError::Encode { base_offset, source })?;
     let len = out.len();
@@ -284,7 +317,7 @@ mod tests {
                     (4242, 3, 17)
                 );
                 assert_eq!(new.next_offset(), 5005);
-                let (same, offsets) = renumber_with_offsets(&src, 1 << 20).unwrap();
+                let (same, offsets) = renumber_with_offsets(&src, 1 << 20, Timestamps::Keep).unwrap();
                 assert_eq!(same, new.into_bytes());
                 assert_eq!(
                     offsets,

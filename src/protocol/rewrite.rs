@@ -31,8 +31,9 @@ impl ProducerIdentity {
 /// What to change besides the producer identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RewriteOptions {
-    /// Clear the LogAppendTime bit so that a CreateTime target derives timestamps from the
-    /// records (see the README, "Timestamps").
+    /// Clear the LogAppendTime bit: a LogAppendTime target topic refuses a batch that carries
+    /// it, and a CreateTime one would read the records' own timestamps anyway
+    /// (`protocol::timestamps`). The replication engine always sets it.
     pub clear_log_append_time: bool,
 }
 

@@ -12,14 +12,24 @@ use bytes::Bytes;
 use super::batch::RecordBatch;
 use super::records::{BatchSpec, decode_records_bounded, encode_batch};
 use super::renumber::RenumberError;
+use super::timestamps::{self, Timestamps};
 
 /// The batch without its records below `offset` and the source offset of each record kept,
-/// or `None` when none is left.
+/// or `None` when none is left. `timestamps` may give a LogAppendTime batch's records its
+/// append time in the same pass (`timestamps`).
+///
+/// Refuses a batch whose CRC does not match: the re-encoded batch gets a new CRC, which must
+/// never bless damaged bytes.
 pub fn drop_records_before(
     batch: &RecordBatch,
     offset: i64,
     max_uncompressed_bytes: usize,
+    timestamps: Timestamps,
 ) -> Result<Option<(Bytes, Vec<i64>)>, RenumberError> {
+    batch.verify_crc().map_err(|source| RenumberError::Corrupt {
+        base_offset: batch.base_offset(),
+        source,
+    })?;
     let records = decode_records_bounded(batch, max_uncompressed_bytes).map_err(|source| {
         RenumberError::Undecodable {
             base_offset: batch.base_offset(),
@@ -28,7 +38,7 @@ pub fn drop_records_before(
     })?;
     let first_delta = offset.saturating_sub(batch.base_offset());
     let mut offsets = Vec::new();
-    let kept: Vec<_> = records
+    let mut kept: Vec<_> = records
         .into_iter()
         .filter(|r| i64::from(r.offset_delta) >= first_delta)
         .enumerate()
@@ -43,7 +53,7 @@ pub fn drop_records_before(
     };
     // The first kept record's offset becomes the new base (in a compacted batch it may lie
     // beyond `offset`); timestamps stay relative to the unchanged base timestamp.
-    let spec = BatchSpec {
+    let mut spec = BatchSpec {
         base_offset: new_base,
         partition_leader_epoch: batch.partition_leader_epoch(),
         attributes: batch.attributes(),
@@ -55,6 +65,10 @@ pub fn drop_records_before(
         base_sequence: batch.base_sequence(),
         last_offset_delta: None,
     };
+    timestamps::apply(timestamps, &mut spec, &mut kept).map_err(|source| RenumberError::Timestamp {
+        base_offset: batch.base_offset(),
+        source,
+    })?;
     encode_batch(&spec, &kept)
         .map(|bytes| Some((bytes, offsets)))
         .map_err(|source| RenumberError::Encode {
@@ -85,7 +99,9 @@ mod tests {
         };
         let batch = RecordBatch::try_from_bytes(encode_batch(&spec, &records).unwrap()).unwrap();
         // 11 was compacted away: the trimmed batch starts at 12, the record that exists.
-        let (bytes, offsets) = drop_records_before(&batch, 11, 1 << 20).unwrap().unwrap();
+        let (bytes, offsets) = drop_records_before(&batch, 11, 1 << 20, Timestamps::Keep)
+            .unwrap()
+            .unwrap();
         assert_eq!(offsets, [12, 13, 17]);
         let trimmed = RecordBatch::try_from_bytes(bytes).unwrap();
         assert_eq!(trimmed.base_offset(), 12);
@@ -102,6 +118,10 @@ mod tests {
                 records[3].value.clone()
             ]
         );
-        assert!(drop_records_before(&batch, 18, 1 << 20).unwrap().is_none());
+        assert!(
+            drop_records_before(&batch, 18, 1 << 20, Timestamps::Keep)
+                .unwrap()
+                .is_none()
+        );
     }
 }

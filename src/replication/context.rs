@@ -13,6 +13,7 @@ use super::progress::FlowLag;
 use crate::cluster::{BrokerMetadata, Cluster, ClusterError, FetchOptions};
 use crate::offsets::OffsetsWriter;
 use crate::offsets::mm2::OffsetSyncSender;
+use crate::protocol::timestamps::Timestamps;
 
 /// A batch never exceeds the broker's message.max.bytes (1 MiB by default, rarely above
 /// 100 MiB); one that decompresses to more than this is refused as a bomb.
@@ -29,6 +30,9 @@ pub(crate) struct FlowContext {
     pub(crate) fetch_options: FetchOptions,
     pub(crate) max_in_flight: usize,
     pub(crate) fail_on_gapped: bool,
+    /// What the records of a LogAppendTime batch carry on the target: `AppendTime` re-encodes
+    /// them with the append time, `Keep` forwards them with only the bit cleared.
+    pub(crate) log_append_time: Timestamps,
     pub(crate) budget: Arc<Semaphore>,
     pub(crate) budget_bytes: usize,
     pub(crate) shutdown: watch::Receiver<bool>,

@@ -1,6 +1,13 @@
 //! The replication engine: connects the clusters, loads the offset store, and for every flow
 //! discovers topics, prepares the target and runs one task per source partition, until
 //! shutdown or a fatal error.
+//!
+//! A partition task that fails for good stops that partition alone
+//! (`partition_failure = stop-partition`, the default): it is logged with flow, topic,
+//! partition and source offset, counted in `kmirror_partition_stopped`, named by `/readyz`,
+//! and stays stopped until the process restarts, when it resumes from its offsets. Errors that
+//! are not one partition's (`failure::scope`), and every failure with
+//! `partition_failure = stop-process`, stop every flow and the process.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -8,24 +15,31 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinSet;
+use tokio::task::{JoinError, JoinSet};
 
 use super::ReplicationError;
 use super::context::FlowContext;
+use super::failure::{self, Scope};
 use super::partition::PartitionTask;
+use super::positions::{Positions, Tracked};
 use super::progress::{self, CatchUp, FlowLag, Report};
 use super::topics;
 use crate::cluster::{Cluster, FetchOptions, IsolationLevel};
-use crate::config::{Config, FlowConfig, GappedPolicy, GroupsConfig, OffsetSyncsLocation};
+use crate::config::{
+    Config, FlowConfig, GappedPolicy, GroupsConfig, LogAppendTimestamps, OffsetSyncsLocation,
+    PartitionFailure,
+};
 use crate::error::Side;
 use crate::metrics;
-use crate::observe::Readiness;
+use crate::observe::{Readiness, StoppedPartition};
 use crate::offsets::groups::GroupsTask;
 use crate::offsets::mm2::{SyncTopic, heartbeat_pairs, run_heartbeats, spawn_offset_syncs};
 use crate::offsets::{FileStore, OffsetStore, OffsetsWriter, PartitionKey, PartitionState, TranslationView};
+use crate::protocol::timestamps::Timestamps;
 
 /// Runs every flow of `config` until `shutdown` turns true (then drains and returns `Ok`) or
-/// a partition fails for good (then stops the rest and returns that error).
+/// an error stops the process (then stops the rest and returns that error): one that is not
+/// a single partition's, or a partition's with `partition_failure = stop-process`.
 pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), ReplicationError> {
     run_with(config, shutdown, Readiness::default()).await
 }
@@ -43,9 +57,10 @@ pub async fn run_with(
         .map(GroupsConfig::of)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ReplicationError::Config(Box::new(e)))?;
-    let mut store = FileStore::open(&config.state_dir)
+    let store = FileStore::open(&config.state_dir)
         .map_err(|e| ReplicationError::Store(Box::new(e)))?
         .with_max_history(config.offsets_history_max);
+    let (mut store, positions) = Tracked::new(store);
     let stored = store.load().map_err(|e| ReplicationError::Store(Box::new(e)))?;
     let flush_interval = config
         .flows
@@ -133,6 +148,10 @@ pub async fn run_with(
             },
             max_in_flight: flow.max_in_flight,
             fail_on_gapped: flow.gapped_batches == GappedPolicy::Fail,
+            log_append_time: match flow.log_append_time_timestamps {
+                LogAppendTimestamps::AppendTime => Timestamps::AppendTime,
+                LogAppendTimestamps::ProducerTime => Timestamps::Keep,
+            },
             budget: budget.clone(),
             budget_bytes: config.memory_budget_bytes.max(1),
             shutdown: stop.clone(),
@@ -154,7 +173,21 @@ pub async fn run_with(
             }
         };
         drop(tokio::spawn(log_progress(ctx.clone(), config.progress_interval)));
-        drop(tasks.spawn(supervise(flow.clone(), ctx, states, stop_tx.clone(), on_planned)));
+        let outcomes = Outcomes {
+            ctx: ctx.clone(),
+            policy: flow.partition_failure,
+            readiness: readiness.clone(),
+            positions: positions.clone(),
+            tasks: HashMap::new(),
+        };
+        drop(tasks.spawn(supervise(
+            flow.clone(),
+            ctx,
+            states,
+            stop_tx.clone(),
+            on_planned,
+            outcomes,
+        )));
     }
 
     let mut failure = None;
@@ -198,20 +231,23 @@ pub async fn run_with(
 }
 
 /// One flow: topic discovery every refresh interval, target preparation, and the partition
-/// tasks. Returns when the stop signal is set and every partition task has drained.
+/// tasks. Returns when the stop signal is set and every partition task has drained, or with
+/// the error that stops the process (after setting the stop signal).
 async fn supervise(
     flow: FlowConfig,
     ctx: Arc<FlowContext>,
     mut stored: BTreeMap<PartitionKey, PartitionState>,
     stop_tx: Arc<watch::Sender<bool>>,
     on_planned: impl FnOnce(),
+    mut outcomes: Outcomes,
 ) -> Result<(), ReplicationError> {
     let mut stop = stop_tx.subscribe();
     let mut on_planned = Some(on_planned);
+    // Partitions started, stopped ones included: a stopped partition stays stopped.
     let mut running: HashSet<(String, i32)> = HashSet::new();
     let mut partitions = JoinSet::new();
     let mut result = Ok(());
-    loop {
+    'discovery: loop {
         if *stop.borrow() {
             break;
         }
@@ -249,7 +285,8 @@ async fn supervise(
                         };
                         let task = PartitionTask::new(ctx.clone(), &plan.source_topic, &plan.target_topic, p);
                         tracing::debug!(flow = %ctx.name, topic = %plan.source_topic, partition = p, "replicating");
-                        drop(partitions.spawn(task.run(stored.remove(&key), stop.clone())));
+                        let handle = partitions.spawn(task.run(stored.remove(&key), stop.clone()));
+                        let _ = outcomes.tasks.insert(handle.id(), key);
                     }
                 }
                 if prepared == all_prepared
@@ -259,29 +296,126 @@ async fn supervise(
                 }
             }
         }
-        tokio::select! {
-            _ = tokio::time::sleep(flow.refresh_topics_interval) => {}
-            _ = stop.wait_for(|s| *s) => break,
-            Some(done) = partitions.join_next(), if !partitions.is_empty() => {
-                if let Ok(Err(e)) = done {
-                    result = Err(e);
-                    // Stop every flow: a partition that cannot go on is an operator's call.
-                    let _ = stop_tx.send(true);
-                    break;
-                }
+        let next_discovery = tokio::time::Instant::now() + flow.refresh_topics_interval;
+        loop {
+            let done = tokio::select! {
+                _ = tokio::time::sleep_until(next_discovery) => break,
+                _ = stop.wait_for(|s| *s) => break 'discovery,
+                Some(done) = partitions.join_next_with_id(), if !partitions.is_empty() => done,
+            };
+            if let Err(e) = outcomes.ended(done).await {
+                result = Err(e);
+                let _ = stop_tx.send(true);
+                break 'discovery;
             }
         }
     }
     // Drain: every partition task finishes its in-flight batches (the stop signal is set by
     // the engine when this flow fails, too).
-    while let Some(done) = partitions.join_next().await {
-        if let Ok(Err(e)) = done
+    while let Some(done) = partitions.join_next_with_id().await {
+        if let Err(e) = outcomes.ended(done).await
             && result.is_ok()
         {
             result = Err(e);
         }
     }
     result
+}
+
+/// What the end of each partition task of a flow means.
+struct Outcomes {
+    ctx: Arc<FlowContext>,
+    policy: PartitionFailure,
+    readiness: Readiness,
+    positions: Positions,
+    /// The partition of each running task.
+    tasks: HashMap<tokio::task::Id, PartitionKey>,
+}
+
+impl Outcomes {
+    /// `Ok` when the flow goes on (the task ended with the stop signal, or only its partition
+    /// stopped); the error that stops the process otherwise.
+    async fn ended(
+        &mut self,
+        done: Result<(tokio::task::Id, Result<(), ReplicationError>), JoinError>,
+    ) -> Result<(), ReplicationError> {
+        let (id, error) = match done {
+            Ok((id, Ok(()) | Err(ReplicationError::Interrupted))) => {
+                let _ = self.tasks.remove(&id);
+                return Ok(());
+            }
+            Ok((id, Err(e))) => (id, e),
+            Err(join) if join.is_cancelled() => {
+                let _ = self.tasks.remove(&join.id());
+                return Ok(());
+            }
+            Err(join) => {
+                let id = join.id();
+                let partition = self
+                    .tasks
+                    .get(&id)
+                    .map_or_else(|| "a partition".to_owned(), ToString::to_string);
+                (
+                    id,
+                    ReplicationError::Panicked {
+                        partition,
+                        message: panic_message(join),
+                    },
+                )
+            }
+        };
+        let Some(key) = self.tasks.remove(&id) else {
+            return Err(error);
+        };
+        let reason = match failure::scope(&error) {
+            Scope::Process => return Err(error),
+            Scope::Partition(reason) => reason,
+        };
+        let offset = match failure::source_offset(&error) {
+            Some(offset) => offset,
+            None => {
+                // A refused produce names no source offset; the entries logged before it end
+                // at the refused batch. Flushing makes sure the store has seen all of them.
+                self.ctx
+                    .offsets
+                    .flush()
+                    .await
+                    .map_err(|e| ReplicationError::Store(Box::new(e)))?;
+                self.positions.resume_offset(&key).unwrap_or(-1)
+            }
+        };
+        if self.policy == PartitionFailure::StopProcess {
+            tracing::error!(flow = %key.flow, topic = %key.topic, partition = key.partition, offset, reason,
+                error = %error, "partition failed; stopping every flow (partition_failure = stop-process)");
+            return Err(error);
+        }
+        tracing::error!(flow = %key.flow, topic = %key.topic, partition = key.partition, offset, reason,
+            error = %error,
+            "partition stopped; the other partitions go on. Fix the cause and restart kmirror: this partition resumes from its offsets");
+        metrics::partition_stopped(&key.flow, &key.topic, key.partition, reason, offset);
+        self.ctx.lag.stop(&key.topic, key.partition);
+        self.readiness.partition_stopped(StoppedPartition {
+            flow: key.flow,
+            topic: key.topic,
+            partition: key.partition,
+            offset,
+            reason,
+            error: error.to_string(),
+        });
+        Ok(())
+    }
+}
+
+/// The message of a panic, when it is a string.
+fn panic_message(join: JoinError) -> String {
+    match join.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".to_owned()),
+        Err(join) => join.to_string(),
+    }
 }
 
 /// Logs a flow's catch-up every `interval`: percent of the lag measured when it began, rate
@@ -295,11 +429,16 @@ async fn log_progress(ctx: Arc<FlowContext>, interval: Duration) {
             _ = tokio::time::sleep(interval) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        let (lag, sent) = ctx.lag.totals();
+        let (lag, sent, stopped) = ctx.lag.totals();
         let (next, report) = progress::step(state, lag, sent, last.elapsed().as_secs_f64());
         (state, last) = (next, tokio::time::Instant::now());
         match report {
             Report::Quiet => {}
+            Report::CaughtUp if stopped > 0 => tracing::info!(
+                flow = %ctx.name,
+                stopped_partitions = stopped,
+                "caught up: lag 0 on every partition but the stopped ones"
+            ),
             Report::CaughtUp => tracing::info!(flow = %ctx.name, "caught up: lag 0"),
             Report::CatchingUp {
                 percent,

@@ -45,6 +45,9 @@ pub enum ReplicationError {
         #[source]
         source: Box<OffsetsError>,
     },
+    /// A bug: nothing from the network or a file may make kmirror panic.
+    #[error("{partition}: the partition task panicked (a bug in kmirror, please report it): {message}")]
+    Panicked { partition: String, message: String },
     /// Stopping interrupted a step that would otherwise have been retried; not a failure.
     #[error("interrupted by shutdown")]
     Interrupted,

@@ -43,6 +43,7 @@ use crate::protocol::errors::{self, ErrorCode};
 use crate::protocol::records::decode_records_bounded;
 use crate::protocol::renumber::{self, RenumberError};
 use crate::protocol::rewrite::{ProducerIdentity, RewriteOptions, RewrittenBatch, rewrite};
+use crate::protocol::timestamps::Timestamps;
 use crate::protocol::trim;
 
 /// Kafka brokers remember the last five batches per producer and partition; more in flight
@@ -517,11 +518,19 @@ impl Session<'_> {
             }
         }
 
-        // Cut what is before `start`, or give a gapped batch consecutive offsets; both decode
-        // and tell the source offsets of the records kept.
+        // A LogAppendTime batch whose records get its append time (`log.append.time.timestamps
+        // = append-time`) is re-encoded; otherwise its records go as they are.
+        let timestamps = if batch.is_log_append_time() {
+            ctx.log_append_time
+        } else {
+            Timestamps::Keep
+        };
+        // Cut what is before `start`, give a gapped batch consecutive offsets, or give a
+        // LogAppendTime batch's records its append time; each decodes and tells the source
+        // offsets of the records kept.
         let reshaped: Option<(Bytes, Vec<i64>)> = if start > batch.base_offset() {
             metrics::batch_reshaped(&ctx.name, &t.source_topic, "trimmed");
-            trim::drop_records_before(batch, start, limit).map_err(decode_err)?
+            trim::drop_records_before(batch, start, limit, timestamps).map_err(decode_err)?
         } else if action == Action::Renumber {
             if ctx.fail_on_gapped {
                 return Err(ReplicationError::GappedBatch {
@@ -530,10 +539,15 @@ impl Session<'_> {
                 });
             }
             metrics::batch_reshaped(&ctx.name, &t.source_topic, "renumbered");
-            Some(renumber::renumber_with_offsets(batch, limit).map_err(decode_err)?)
+            Some(renumber::renumber_with_offsets(batch, limit, timestamps).map_err(decode_err)?)
+        } else if timestamps == Timestamps::AppendTime {
+            Some(renumber::renumber_with_offsets(batch, limit, timestamps).map_err(decode_err)?)
         } else {
             None
         };
+        if timestamps == Timestamps::AppendTime && reshaped.is_some() {
+            metrics::batch_reshaped(&ctx.name, &t.source_topic, "append_time");
+        }
         let (reshaped, records) = match reshaped {
             Some((bytes, offsets)) => {
                 let reshaped =
@@ -562,7 +576,11 @@ impl Session<'_> {
         let out = reshaped.as_ref().unwrap_or(batch);
         let record_count = out.record_count();
         let rewritten: RewrittenBatch =
-            rewrite(out, self.identity, RewriteOptions::default()).map_err(|source| {
+            // The LogAppendTime bit never reaches the target: a LogAppendTime topic refuses it.
+            rewrite(out, self.identity, RewriteOptions {
+                clear_log_append_time: true,
+            })
+            .map_err(|source| {
                 ReplicationError::Batch {
                     partition: t.describe(),
                     offset: batch.base_offset(),

@@ -6,7 +6,7 @@
 //! the lag measured when a catch-up began, the current lag and the records sent, it decides
 //! what to log (percent done, rate, ETA), and stays quiet once the flow is caught up.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -17,6 +17,21 @@ struct TopicLag {
     /// Records and seconds of lag per partition.
     partitions: BTreeMap<i32, (i64, f64)>,
     records: i64,
+    /// Partitions stopped for good: their last lag stays in the metrics, not in the flow's
+    /// total that the progress log reads (it would never fall).
+    stopped: BTreeSet<i32>,
+}
+
+impl TopicLag {
+    fn running_records(&self) -> i64 {
+        let stopped: i64 = self
+            .stopped
+            .iter()
+            .filter_map(|p| self.partitions.get(p))
+            .map(|(r, _)| r)
+            .sum();
+        self.records - stopped
+    }
 }
 
 /// The lag of every partition of one flow, and the records the flow has sent.
@@ -67,12 +82,24 @@ impl FlowLag {
             .fetch_add(u64::try_from(records).unwrap_or(0), Ordering::Relaxed);
     }
 
-    /// Lag in records over every partition, and records sent since start.
-    pub(crate) fn totals(&self) -> (i64, u64) {
+    /// A partition stopped for good: its lag leaves the flow's total.
+    pub(crate) fn stop(&self, topic: &str, partition: i32) {
+        let mut topics = self.topics.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = topics
+            .entry(topic.to_owned())
+            .or_default()
+            .stopped
+            .insert(partition);
+    }
+
+    /// Lag in records over every partition still replicating, records sent since start, and
+    /// the number of partitions stopped for good.
+    pub(crate) fn totals(&self) -> (i64, u64, usize) {
         let topics = self.topics.lock().unwrap_or_else(|p| p.into_inner());
         (
-            topics.values().map(|t| t.records).sum(),
+            topics.values().map(TopicLag::running_records).sum(),
             self.sent.load(Ordering::Relaxed),
+            topics.values().map(|t| t.stopped.len()).sum(),
         )
     }
 }
@@ -208,8 +235,19 @@ mod tests {
         lag.record("u", 0, 7, 0.0);
         lag.record("t", 0, 2, 0.1);
         lag.add_sent(30);
-        assert_eq!(lag.totals(), (14, 30));
+        assert_eq!(lag.totals(), (14, 30, 0));
         lag.record("t", 1, -3, 0.0);
-        assert_eq!(lag.totals(), (9, 30));
+        assert_eq!(lag.totals(), (9, 30, 0));
+    }
+
+    #[test]
+    fn a_stopped_partition_leaves_the_flow_total() {
+        let lag = FlowLag::new("a->b", true);
+        lag.record("t", 0, 10, 1.0);
+        lag.record("t", 1, 5, 0.5);
+        lag.stop("t", 1);
+        assert_eq!(lag.totals(), (10, 0, 1));
+        lag.record("t", 0, 0, 0.0);
+        assert_eq!(lag.totals(), (0, 0, 1), "caught up but for the stopped partition");
     }
 }

@@ -34,6 +34,7 @@ pub const TARGETS: &[&str] = &[
     "jaas_parse",
     "mm2_records",
     "group_responses",
+    "restamp_batch",
 ];
 
 /// The decompression limit of the `renumber_batch` target: small, so that inputs which
@@ -56,6 +57,7 @@ pub fn run(target: &str, data: &[u8]) {
         "jaas_parse" => super::fuzz_security::jaas_parse(data),
         "mm2_records" => mm2_records(data),
         "group_responses" => group_responses(data),
+        "restamp_batch" => super::fuzz_timestamps::restamp_batch(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -360,11 +362,16 @@ pub fn http_request(data: &[u8]) {
 /// The Prometheus text `kmirror status` reads: samples or nothing, never a panic; the summary
 /// of whatever parsed has no negative lag or rate.
 pub fn metrics_text(data: &[u8]) {
-    use crate::observe::status::{parse_samples, summarize};
+    use crate::observe::status::{parse_samples, render, stopped_partitions, summarize};
     let samples = parse_samples(&String::from_utf8_lossy(data));
-    for f in summarize(&samples, &samples, 1.0) {
+    let flows = summarize(&samples, &samples, 1.0);
+    for f in &flows {
         assert!(f.lag_records >= 0.0 && f.records_per_second >= 0.0);
+        assert!(f.stopped <= f.partitions);
     }
+    let stopped = stopped_partitions(&samples);
+    assert!(stopped.iter().all(|s| s.offset.is_none_or(|o| o >= 0)));
+    let _ = render(&flows, &stopped);
 }
 
 /// The e2e verifier on records read from a target: lines `key value`, alternately on two
@@ -584,6 +591,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     out.extend(super::fuzz_security::seeds());
     out.extend(mm2_seeds());
     out.extend(group_seeds());
+    out.extend(super::fuzz_timestamps::seeds());
     out
 }
 

@@ -7,6 +7,7 @@ pub mod certs;
 pub mod fake_broker;
 pub mod fuzz;
 pub mod fuzz_security;
+pub mod fuzz_timestamps;
 pub mod sasl_gate;
 pub mod scram_server;
 pub mod tls_relay;

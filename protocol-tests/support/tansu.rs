@@ -1,6 +1,9 @@
 //! A tansu 0.6.0 broker for one test: a free 127.0.0.1 port, a private temp directory,
 //! sqlite storage (the memory engine reports wrong high watermarks and skips batches on
 //! mid-batch fetches), killed on drop.
+//!
+//! Only `groups.rs` still uses it, until it moves to Apache Kafka (`support::kafka`); this
+//! file goes with that move. scripts/install-test-deps.sh no longer installs tansu.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -15,10 +18,6 @@ pub struct TansuBroker {
     child: Child,
     dir: tempfile::TempDir,
     port: u16,
-    /// The address advertised in metadata when it is not the listener's (a TLS relay in
-    /// front of the broker).
-    advertised: Option<String>,
-    authentication: bool,
 }
 
 fn free_port() -> u16 {
@@ -42,72 +41,21 @@ impl TansuBroker {
 
     /// Starts a broker and waits until it completes an ApiVersions handshake.
     pub async fn start() -> Self {
-        Self::start_advertising(None).await
-    }
-
-    /// Starts a broker that advertises `advertised` (`host:port`, e.g. a TLS relay's) in
-    /// metadata instead of its own listener.
-    pub async fn start_advertising(advertised: Option<String>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
-        let child = Self::spawn(&dir, port, advertised.as_deref(), false);
-        let broker = Self {
-            child,
-            dir,
-            port,
-            advertised,
-            authentication: false,
-        };
+        let child = Self::spawn(&dir, port);
+        let broker = Self { child, dir, port };
         broker.wait_ready().await;
         broker
     }
 
-    /// Kills the broker (as a crash would) and starts it again on the same port and storage.
-    pub async fn restart(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.child = Self::spawn(
-            &self.dir,
-            self.port,
-            self.advertised.as_deref(),
-            self.authentication,
-        );
-        self.wait_ready().await;
-    }
-
-    /// Creates a SCRAM user (`scram256` or `scram512`); the broker must run without
-    /// authentication, on sqlite storage so that the user survives the restart that turns
-    /// authentication on.
-    pub fn create_user(&self, name: &str, password: &str, mechanism: &str) {
-        let out = Command::new(Self::binary())
-            .current_dir(self.dir.path())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .args(["user", "create", name, password, "--mechanism", mechanism])
-            .args(["--broker", &format!("tcp://127.0.0.1:{}", self.port)])
-            .output()
-            .expect("run tansu user create");
-        assert!(
-            out.status.success(),
-            "tansu user create failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// Restarts the broker with `--authentication` (SASL required).
-    pub async fn restart_with_authentication(&mut self) {
-        self.authentication = true;
-        self.restart().await;
-    }
-
-    fn spawn(dir: &tempfile::TempDir, port: u16, advertised: Option<&str>, authentication: bool) -> Child {
+    fn spawn(dir: &tempfile::TempDir, port: u16) -> Child {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(dir.path().join("tansu.log"))
             .expect("log file");
         let url = format!("tcp://127.0.0.1:{port}");
-        let advertised = advertised.map_or_else(|| url.clone(), |a| format!("tcp://{a}"));
         Command::new(Self::binary())
             // A clean directory: tansu loads `.env` from its working directory.
             .current_dir(dir.path())
@@ -118,10 +66,9 @@ impl TansuBroker {
                 "--listener-url",
                 &url,
                 "--advertised-listener-url",
-                &advertised,
+                &url,
             ])
             .args(["--storage-engine", "sqlite://tansu.db"])
-            .args(authentication.then_some("--authentication"))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)

@@ -93,6 +93,11 @@ echo "== kmirror check --config config/demo.properties"
 "$kmirror" check --config config/demo.properties
 
 echo "== kmirror run --config config/demo.properties"
+cpu_of() { # pid -> CPU seconds (utime + stime) of the whole process
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"
+}
+source_jvm=${pids[0]} target_jvm=${pids[1]}
+brokers_cpu_before="$(cpu_of "$source_jvm") $(cpu_of "$target_jvm")"
 start=$(date +%s.%N)
 (cd "$work" && exec "$kmirror" run --config "$root/config/demo.properties" >"$work/kmirror.log" 2>&1) &
 kmirror_pid=$!
@@ -103,11 +108,17 @@ pids+=($kmirror_pid)
 # started (start-up, metadata and topic creation included). The bytes are the sizes of the
 # target's log segments of source.orders and source.clicks: every batch as it was produced to
 # the target, as many bytes as its source batch (checked against the source's segments).
-"$python" - "$start" "$work" "$kmirror_pid" <<'PY' || { echo "kmirror log:"; tail -30 "$work/kmirror.log"; exit 1; }
+"$python" - "$start" "$work" "$kmirror_pid" "$source_jvm" "$target_jvm" "$brokers_cpu_before" <<'PY' || { echo "kmirror log:"; tail -30 "$work/kmirror.log"; exit 1; }
 import glob, os, sys, time
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 start, work, pid = float(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+jvms, before = sys.argv[4:6], [float(c) for c in sys.argv[6].split()]
+def cpu_of(p):
+    """utime + stime of process p, in seconds."""
+    with open(f"/proc/{p}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 def running():
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -133,9 +144,8 @@ while time.time() < deadline:
 else:
     sys.exit("the target did not catch up within 600 s")
 seconds = time.time() - start
-with open(f"/proc/{pid}/stat") as f:
-    fields = f.read().rsplit(")", 1)[1].split()
-cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+cpu = cpu_of(pid)
+source_cpu, target_cpu = (cpu_of(j) - b for j, b in zip(jvms, before))
 def segments(broker, topics):
     return sum(os.path.getsize(f) for t in topics for f in glob.glob(f"{work}/{broker}/data/{t}-*/*.log"))
 target_bytes = segments("target", ["source.orders", "source.clicks"])
@@ -146,7 +156,9 @@ records = sum(sum(w) for w in want.values())
 print("replicated:", {t: sum(w) for t, w in want.items()}, "records")
 print(f"caught up in {seconds:.1f} s after kmirror started: {records} records, {target_bytes / 1e6:.1f} MB of record batches "
       f"(the target's log segments, byte for byte the source's), {target_bytes / 1e6 / seconds:.1f} MB/s, "
-      f"{records / seconds:,.0f} records/s; kmirror used {cpu:.1f} CPU seconds ({os.cpu_count()} cores, shared with both brokers)")
+      f"{records / seconds:,.0f} records/s")
+print(f"CPU seconds meanwhile ({os.cpu_count()} cores, shared): kmirror {cpu:.1f}, source broker {source_cpu:.1f}, "
+      f"target broker {target_cpu:.1f}")
 PY
 
 echo "== the target, read back with librdkafka (first records of source.orders-3, zstd on the source)"

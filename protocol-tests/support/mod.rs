@@ -4,7 +4,6 @@
 pub mod kafka;
 pub mod kmirror;
 pub mod pyclient;
-pub mod tansu;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -7,9 +7,11 @@
 #
 #   benches/compare.sh [RECORDS] [PARTITIONS]     (default 60000 records of 1 KiB, 4 partitions)
 #
-# Both replicate from two tansu brokers (sqlite storage) on 127.0.0.1, which bound the
-# throughput of both; CPU per GB of the replicator process is what compares. The source is
-# filled once, by librdkafka with lz4, before either replicator starts.
+# Both replicate between the same two Apache Kafka brokers (single KRaft nodes on 127.0.0.1,
+# started with KMIRROR_KAFKA_PROFILE=bench: full JIT, parallel collector, 1 GiB heap). On one
+# machine the brokers share its cores with the replicator, so wall time and throughput say
+# little; CPU per GB of the replicator process is what compares. The source is filled once, by
+# librdkafka with lz4, before either replicator starts.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -21,12 +23,13 @@ cargo build --release --quiet
 kmirror=$root/target/release/kmirror
 python=$tools/venv/bin/python
 
-free_port() { "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# shellcheck source=scripts/tansu-broker.sh
-source "$root/scripts/tansu-broker.sh"
-src_port=$(free_port)
+export KMIRROR_TOOLS=$tools
+# shellcheck source=scripts/kafka-broker.sh
+source "$root/scripts/kafka-broker.sh"
+export KMIRROR_KAFKA_PROFILE=${KMIRROR_KAFKA_PROFILE:-bench} KMIRROR_KAFKA_HEAP=${KMIRROR_KAFKA_HEAP:-1g}
+src_port=$(kafka_free_port)
 start_broker source "$src_port"
-tgt_port=$(free_port)
+tgt_port=$(kafka_free_port)
 start_broker target "$tgt_port"
 src=127.0.0.1:$src_port
 tgt=127.0.0.1:$tgt_port
@@ -161,7 +164,7 @@ import sys
 records, wire = int(sys.argv[1]), int(sys.argv[2])
 k_secs, k_cpu, p_secs, p_cpu = map(float, sys.argv[3:])
 gb = wire / 1e9
-print(f"{records} records, {wire / 1e6:.1f} MB on the wire (lz4 batches), two tansu brokers on 127.0.0.1")
+print(f"{records} records, {wire / 1e6:.1f} MB on the wire (lz4 batches), two Apache Kafka brokers on 127.0.0.1")
 print(f"{'replicator':<34} {'seconds':>8} {'MB/s':>8} {'records/s':>10} {'CPU s':>7} {'CPU s/GB':>9}")
 for name, secs, cpu in (("kmirror", k_secs, k_cpu), ("librdkafka consume->produce", p_secs, p_cpu)):
     print(f"{name:<34} {secs:8.1f} {wire / 1e6 / secs:8.1f} {records / secs:10.0f} {cpu:7.2f} {cpu / gb:9.1f}")

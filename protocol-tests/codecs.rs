@@ -1,13 +1,13 @@
 //! Batches written by librdkafka with every codec are fetched raw by kmirror, framed,
 //! CRC-checked, and decode to exactly what was produced.
 //!
-//! Two brokers, because neither shows everything:
-//! - tansu 0.6.0 (sqlite) is a real broker, but it keeps records as rows and rebuilds batches
-//!   on every fetch (merging neighbours with equal attributes, recompressing), and it cannot
-//!   rebuild snappy batches at all (`UnexpectedType("Snappy")` in its log, connection closed).
-//! - the fake broker stores librdkafka's batches byte for byte and cuts fetch responses
-//!   mid-batch at the byte limit, so batch boundaries, partial tails and every codec,
-//!   snappy included, are seen as librdkafka wrote them.
+//! Two brokers:
+//! - Apache Kafka keeps batches as the producer sent them, so the batches kmirror frames are
+//!   librdkafka's (the same record counts and codecs, snappy included), and a fetch with a
+//!   small byte limit ends inside a batch (the broker slices its log file at the limit), so
+//!   partial tails come from the real broker too.
+//! - the fake broker stores librdkafka's batches byte for byte, so what kmirror framed can be
+//!   compared with what librdkafka sent, bytes and all.
 
 use kmirror::cluster::{Cluster, FetchOptions, IsolationLevel};
 use kmirror::config::ClientConfig;
@@ -16,8 +16,8 @@ use kmirror::protocol::records::decode_records;
 use kmirror::testkit::FakeBroker;
 use serde_json::json;
 
+use crate::support::kafka;
 use crate::support::pyclient::{self, PyRecord};
-use crate::support::tansu::TansuBroker;
 use crate::support::{hex, topic};
 
 const COUNT: usize = 300;
@@ -49,22 +49,26 @@ fn as_py(batch: &RecordBatch) -> Vec<PyRecord> {
         .collect()
 }
 
+/// What [`fetch_all`] saw.
+struct Fetched {
+    batches: Vec<RecordBatch>,
+    records: Vec<PyRecord>,
+    /// Responses that ended inside a batch (a partial tail after the whole batches).
+    partial_tails: usize,
+}
+
 /// Fetches everything up to `end` and returns the batches and their decoded records.
-async fn fetch_all(
-    cluster: &Cluster,
-    t: &str,
-    end: i64,
-    partition_max_bytes: i32,
-) -> (Vec<RecordBatch>, Vec<PyRecord>) {
+async fn fetch_all(cluster: &Cluster, t: &str, end: i64, partition_max_bytes: i32) -> Fetched {
     let options = FetchOptions {
         partition_max_bytes,
         isolation: IsolationLevel::ReadCommitted,
         ..FetchOptions::default()
     };
-    let (mut next, mut batches, mut records) = (0, Vec::new(), Vec::new());
+    let (mut next, mut batches, mut records, mut partial_tails) = (0, Vec::new(), Vec::new(), 0);
     while next < end {
         let fetched = cluster.fetch(t, 0, next, &options).await.unwrap();
         let before = next;
+        let (size, mut whole) = (fetched.records.len(), 0);
         for b in BatchIter::new(fetched.records) {
             let b = b.unwrap();
             assert_eq!(b.base_offset(), next, "batches are contiguous");
@@ -72,32 +76,52 @@ async fn fetch_all(
             b.verify_crc().unwrap();
             records.extend(as_py(&b));
             next = b.next_offset();
+            whole += b.len();
             batches.push(b);
         }
         assert!(next > before, "no progress at offset {before}");
+        partial_tails += usize::from(whole < size);
     }
-    (batches, records)
+    Fetched {
+        batches,
+        records,
+        partial_tails,
+    }
 }
 
-/// On tansu: three produce calls (codec, none, codec) so that batches with different
-/// attributes stand next to each other in one fetch response.
-async fn via_tansu(codec: &str, expected: Compression) {
-    let broker = TansuBroker::start().await;
+/// On Apache Kafka (the shared source): three produce calls (codec, none, codec), each cut by
+/// librdkafka into batches of at most 64 records (the settings of [`via_fake_broker`]), so
+/// that batches with different attributes stand next to each other in one fetch response.
+/// Fetched with the default 1 MiB limit and with 3000 bytes (responses end inside a batch),
+/// the batches are the same and are the producer's.
+async fn via_kafka(codec: &str, expected: Compression) {
+    let broker = kafka::shared_source().await;
     let t = topic(&format!("codec-{codec}"));
     pyclient::create_topic(&broker.addr(), &t, 1).await;
     let sent = source_records();
+    let config = |c: &str| json!({"compression.type": c, "batch.num.messages": 64, "linger.ms": 120_000});
     for (chunk, c) in sent.chunks(COUNT / 3).zip([codec, "none", codec]) {
-        let _ = pyclient::produce(&broker.addr(), &t, 0, json!({"compression.type": c}), chunk).await;
+        let _ = pyclient::produce_with(&broker.addr(), &t, 0, config(c), chunk, true).await;
     }
-    let cluster = Cluster::bootstrap("tansu", &[broker.addr()], ClientConfig::default())
-        .await
-        .unwrap();
-    let (batches, got) = fetch_all(&cluster, &t, COUNT as i64, 1 << 20).await;
-    assert_eq!(got, sent);
-    let codecs: Vec<Compression> = batches.iter().map(RecordBatch::compression).collect();
-    if expected != Compression::None {
-        assert_eq!(codecs, vec![expected, Compression::None, expected]);
-    }
+    let cluster = broker.client().await;
+    let Fetched { batches, records, .. } = fetch_all(&cluster, &t, COUNT as i64, 1 << 20).await;
+    assert_eq!(records, sent);
+    let shape: Vec<(i32, Compression)> = batches
+        .iter()
+        .map(|b| (b.record_count(), b.compression()))
+        .collect();
+    let round = |c| [(64, c), (36, c)];
+    let want: Vec<_> = [round(expected), round(Compression::None), round(expected)].concat();
+    assert_eq!(shape, want, "the producer's batches, kept by the broker");
+    let small = fetch_all(&cluster, &t, COUNT as i64, 3000).await;
+    assert_eq!(small.records, sent);
+    assert!(small.partial_tails > 0, "no response ended inside a batch");
+    let bytes = |v: &[RecordBatch]| v.iter().map(|b| b.as_bytes().clone()).collect::<Vec<_>>();
+    assert_eq!(
+        bytes(&small.batches),
+        bytes(&batches),
+        "the same batches with a small byte limit"
+    );
     cluster.close().await;
 }
 
@@ -131,8 +155,8 @@ async fn via_fake_broker(codec: &str, expected: Compression) {
     let cluster = Cluster::bootstrap("fake", &[broker.addr()], ClientConfig::default())
         .await
         .unwrap();
-    let (batches, got) = fetch_all(&cluster, "codec", COUNT as i64, 3000).await;
-    assert_eq!(got, sent);
+    let Fetched { batches, records, .. } = fetch_all(&cluster, "codec", COUNT as i64, 3000).await;
+    assert_eq!(records, sent);
     let sizes: Vec<i32> = batches.iter().map(RecordBatch::record_count).collect();
     assert_eq!(sizes, [64, 64, 64, 64, 44], "librdkafka's batches");
     assert!(batches.iter().all(|b| b.compression() == expected));
@@ -143,24 +167,29 @@ async fn via_fake_broker(codec: &str, expected: Compression) {
     cluster.close().await;
 }
 
-#[tokio::test]
-async fn tansu_uncompressed() {
-    via_tansu("none", Compression::None).await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_uncompressed() {
+    via_kafka("none", Compression::None).await;
 }
 
-#[tokio::test]
-async fn tansu_gzip() {
-    via_tansu("gzip", Compression::Gzip).await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_gzip() {
+    via_kafka("gzip", Compression::Gzip).await;
 }
 
-#[tokio::test]
-async fn tansu_lz4() {
-    via_tansu("lz4", Compression::Lz4).await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_snappy() {
+    via_kafka("snappy", Compression::Snappy).await;
 }
 
-#[tokio::test]
-async fn tansu_zstd() {
-    via_tansu("zstd", Compression::Zstd).await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_lz4() {
+    via_kafka("lz4", Compression::Lz4).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_zstd() {
+    via_kafka("zstd", Compression::Zstd).await;
 }
 
 #[tokio::test]

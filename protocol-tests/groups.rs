@@ -509,7 +509,7 @@ async fn a_group_whose_state_is_unknown_is_not_committed_and_aborted_data_is_ski
     source.commit_group_offset("app", "tx", 0, 8);
     synced(4).await;
 
-    // The group's state cannot be learnt (as with tansu): nothing is sent for it.
+    // The group's state cannot be learnt (DescribeGroups fails): nothing is sent for it.
     let commits = target.request_count(ApiKey::OffsetCommit);
     target.inject(Fault::Error {
         api: ApiKey::DescribeGroups,

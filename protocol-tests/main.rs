@@ -2,14 +2,19 @@
 
 //! kmirror's protocol tests: one integration-test binary.
 //!
-//! - `tansu_client`, `codecs`, `rewrite`: kmirror's client against a real Kafka-compatible
-//!   broker (tansu 0.6.0 on sqlite storage) and against librdkafka's own batches, results
-//!   checked with confluent-kafka (librdkafka 2.16).
-//! - `fake_broker`: faults a real broker cannot produce on demand (silence, garbage,
-//!   disconnects, error codes) and the produce validation rules.
+//! - `client`, `codecs`, `rewrite`: kmirror's client against Apache Kafka (nodes started by
+//!   `support::kafka`) and against librdkafka's own batches, results checked with
+//!   confluent-kafka (librdkafka 2.16).
+//! - `replication`, `replicated_target`, `groups`, `mm2_topics`, `bench`, `observe`,
+//!   `timestamps`, `kafka_*`, `security_e2e`: `kmirror run`, `bench` and the metrics endpoint
+//!   between Apache Kafka brokers (single nodes, a three-node cluster, 3.9 and 4.3).
+//! - `fake_broker`, `replication_faults`, `security`, `memory_budget`, `mm2_internal`: faults a
+//!   real broker cannot produce on demand (silence, garbage, disconnects, exact error codes,
+//!   forged SCRAM signatures) and the produce validation rules.
 //! - `fuzz_corpus`: replays the fuzz seeds and regressions on stable Rust.
 
 mod bench;
+mod client;
 mod codecs;
 mod fake_broker;
 mod fuzz_corpus;
@@ -31,5 +36,4 @@ mod rewrite;
 mod security;
 mod security_e2e;
 mod support;
-mod tansu_client;
 mod timestamps;

@@ -1,6 +1,6 @@
 //! MM2 internal topics against the fake broker: creation as MM2 creates them, the
-//! internal-topic writer under produce errors (which tansu cannot inject), and offset syncs of
-//! compacted batches, whose gaps tansu cannot produce either.
+//! internal-topic writer under produce errors (which a real broker does not answer on demand),
+//! and offset syncs of compacted batches with gaps placed exactly where the test wants them.
 
 use std::time::Duration;
 

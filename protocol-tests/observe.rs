@@ -1,15 +1,67 @@
 //! The observability endpoint of `kmirror run --metrics-addr`: Prometheus metrics with the
-//! documented names, liveness, and readiness that turns on once the flows run.
+//! documented names, liveness, and readiness that turns on once the flows run, while kmirror
+//! replicates a topic of its own between the shared Apache Kafka brokers.
 
 use std::time::Duration;
 
+use kmirror::cluster::OffsetSpec;
 use kmirror::protocol::batch::Compression;
-use kmirror::testkit::FakeBroker;
 use kmirror::testkit::batches::data_batch;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::support::kafka::{self, Kafka};
 use crate::support::kmirror::Kmirror;
-use crate::support::{eventually, mm2_properties};
+use crate::support::{eventually, mm2_properties, pyclient, topic};
+
+/// A new topic of `partitions` partitions on the shared source, each holding `batches`
+/// batches of `records` records (produced by kmirror's client, one batch per request);
+/// returns its name.
+async fn source_topic(source: &Kafka, partitions: i32, batches: usize, records: usize) -> String {
+    let name = topic("observe");
+    pyclient::create_topic(&source.addr(), &name, partitions).await;
+    let cluster = source.client().await;
+    let _ = cluster.refresh_topics(std::slice::from_ref(&name)).await;
+    for p in 0..partitions {
+        for _ in 0..batches {
+            let batch = data_batch(0, records, 10, Compression::None).into_bytes();
+            cluster
+                .produce(&name, p, batch)
+                .await
+                .expect("produce to the source");
+        }
+    }
+    cluster.close().await;
+    name
+}
+
+/// The flow of these tests on the shared brokers: `topic` only, and no heartbeats, neither
+/// emitted nor replicated (another test's `heartbeats` topic on the shared source would show
+/// in the status table).
+fn only(topic: &str) -> String {
+    format!(
+        "source->target.topics = {topic}
+         emit.heartbeats.enabled = false
+         heartbeats.replication.enabled = false
+"
+    )
+}
+
+/// Waits until every partition of `source.<topic>` on the target holds `count` records.
+async fn on_target(target: &Kafka, topic: &str, partitions: i32, count: i64) {
+    let cluster = target.client().await;
+    let remote = format!("source.{topic}");
+    eventually("all records on the target", Duration::from_secs(60), || async {
+        let _ = cluster.refresh_topics(std::slice::from_ref(&remote)).await;
+        for p in 0..partitions {
+            if cluster.list_offset(&remote, p, OffsetSpec::Latest).await.ok()? != count {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
+    cluster.close().await;
+}
 
 /// The endpoint's address as `run` logs it.
 pub async fn logged_metrics_addr(k: &Kmirror) -> String {
@@ -39,25 +91,12 @@ pub async fn get(addr: &str, path: &str) -> (u16, String) {
     (status, out)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_health_and_readiness_are_served() {
-    let (source, target) = (FakeBroker::start().await, FakeBroker::start().await);
-    source.create_topic("t", 2);
-    for p in 0..2 {
-        for i in 0..3 {
-            source.append_raw("t", p, data_batch(i * 5, 5, 10, Compression::None).into_bytes());
-        }
-    }
+    let (source, target) = (kafka::shared_source().await, kafka::shared_target().await);
+    let t = source_topic(source, 2, 3, 5).await;
     let dir = tempfile::tempdir().unwrap();
-    // Without heartbeats: the reverse pair's `heartbeats` topic on the source would be
-    // replicated as `source.heartbeats` whenever it appears, making the topic count of the
-    // status table depend on timing.
-    let config = mm2_properties(
-        dir.path(),
-        &source.addr(),
-        &target.addr(),
-        "emit.heartbeats.enabled = false",
-    );
+    let config = mm2_properties(dir.path(), &source.addr(), &target.addr(), &only(&t));
     let k = Kmirror::run_with(&config, dir.path(), &["--metrics-addr", "127.0.0.1:0"]);
     let addr = logged_metrics_addr(&k).await;
 
@@ -66,10 +105,7 @@ async fn metrics_health_and_readiness_are_served() {
         (get(&addr, "/readyz").await.0 == 200).then_some(())
     })
     .await;
-    eventually("all records on the target", Duration::from_secs(20), || async {
-        (target.log("source.t", 0).len() == 3 && target.log("source.t", 1).len() == 3).then_some(())
-    })
-    .await;
+    on_target(target, &t, 2, 15).await;
     let names = [
         "kmirror_batches_total",
         "kmirror_records_sent_total",
@@ -81,20 +117,22 @@ async fn metrics_health_and_readiness_are_served() {
         "kmirror_replication_latency_seconds_count",
         "kmirror_in_flight_bytes",
         "kmirror_memory_budget_bytes 268435456",
-        r#"kmirror_partition_lag_records{flow="source->target",topic="t",partition="1"} 0"#,
-        r#"kmirror_partition_lag_seconds{flow="source->target",topic="t",partition="1"} 0"#,
+        &format!(r#"kmirror_partition_lag_records{{flow="source->target",topic="{t}",partition="1"}} 0"#),
+        &format!(r#"kmirror_partition_lag_seconds{{flow="source->target",topic="{t}",partition="1"}} 0"#),
         r#"kmirror_connections_open{cluster="source"} 1"#,
         r#"kmirror_connections_open{cluster="target"} 1"#,
         "kmirror_offset_store_age_seconds",
     ];
     // Acks are settled by the partition tasks between fetches: wait until every series is in.
-    let metrics = eventually("every metric series", Duration::from_secs(20), || async {
+    let metrics = eventually("every metric series", Duration::from_secs(30), || async {
         let (status, body) = get(&addr, "/metrics").await;
         (status == 200 && names.iter().all(|n| body.contains(n))).then_some(body)
     })
     .await;
     assert!(
-        metrics.contains(r#"kmirror_records_sent_total{flow="source->target",topic="t"} 30"#),
+        metrics.contains(&format!(
+            r#"kmirror_records_sent_total{{flow="source->target",topic="{t}"}} 30"#
+        )),
         "{metrics}"
     );
     assert_eq!(get(&addr, "/nope").await.0, 404);
@@ -125,27 +163,28 @@ async fn metrics_health_and_readiness_are_served() {
 
 /// The endpoint from the config file's `metrics.addr`, with partition-level series turned off:
 /// lag is reported per flow and topic, and no series carries a partition label.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_keys_serve_metrics_and_aggregate_lag_per_topic() {
-    let (source, target) = (FakeBroker::start().await, FakeBroker::start().await);
-    source.create_topic("t", 3);
-    for p in 0..3 {
-        source.append_raw("t", p, data_batch(0, 4, 10, Compression::None).into_bytes());
-    }
+    let (source, target) = (kafka::shared_source().await, kafka::shared_target().await);
+    let t = source_topic(source, 3, 1, 4).await;
     let dir = tempfile::tempdir().unwrap();
     let config = mm2_properties(
         dir.path(),
         &source.addr(),
         &target.addr(),
-        "metrics.addr = 127.0.0.1:0\npartition.metrics = false\nprogress.interval.ms = 200\n",
+        &format!(
+            "{}metrics.addr = 127.0.0.1:0\npartition.metrics = false\nprogress.interval.ms = 200\n",
+            only(&t)
+        ),
     );
     let k = Kmirror::run_with(&config, dir.path(), &[]);
     let addr = logged_metrics_addr(&k).await;
     let topic_lag = [
-        r#"kmirror_topic_lag_records{flow="source->target",topic="t"} 0"#,
-        r#"kmirror_topic_lag_seconds{flow="source->target",topic="t"} 0"#,
+        format!(r#"kmirror_topic_lag_records{{flow="source->target",topic="{t}"}} 0"#),
+        format!(r#"kmirror_topic_lag_seconds{{flow="source->target",topic="{t}"}} 0"#),
     ];
-    let metrics = eventually("lag 0 per topic", Duration::from_secs(20), || async {
+    on_target(target, &t, 3, 4).await;
+    let metrics = eventually("lag 0 per topic", Duration::from_secs(30), || async {
         let (status, body) = get(&addr, "/metrics").await;
         (status == 200 && topic_lag.iter().all(|n| body.contains(n))).then_some(body)
     })

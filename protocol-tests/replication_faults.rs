@@ -1,7 +1,8 @@
-//! The engine between two fake brokers, for what tansu cannot produce: transactional sources
-//! (aborted data and markers must never reach the target), compacted batches with offset
-//! gaps (the validating target must accept them and hold identical records), and every class
-//! of produce error (retriable, producer state lost, fatal).
+//! The engine between two fake brokers, for batches and errors placed exactly where a test
+//! wants them: transactional sources (aborted data and markers must never reach the target),
+//! compacted batches with offset gaps (the validating target must accept them and hold
+//! identical records), and every class of produce error (retriable, producer state lost,
+//! fatal), which a real broker does not answer on demand.
 
 use std::time::Duration;
 

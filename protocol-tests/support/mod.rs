@@ -1,15 +1,14 @@
-//! Shared helpers: a real broker (tansu) per test, the independent Python client, and small
-//! utilities.
+//! Shared helpers: Apache Kafka brokers (`kafka`), kmirror as a child process, the
+//! independent Python client, and small utilities.
 
 pub mod kafka;
 pub mod kmirror;
 pub mod pyclient;
-pub mod tansu;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Where `scripts/install-test-deps.sh` put tansu and the Python venv.
+/// Where `scripts/install-test-deps.sh` put Apache Kafka and the Python venv.
 pub fn tools_dir() -> PathBuf {
     std::env::var_os("KMIRROR_TOOLS")
         .map(PathBuf::from)

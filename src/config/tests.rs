@@ -70,11 +70,9 @@ fn demo_properties_loads_the_expected_flow() {
     let [f] = c.flows.as_slice() else {
         panic!("one flow expected: {:?}", c.flows)
     };
-    // The demo keeps fetches small for its brokers (see the comment in the file).
+    // Everything else is the defaults.
     let expected = FlowConfig {
         properties: f.properties.clone(),
-        fetch_max_bytes: 1024 * 1024,
-        fetch_partition_max_bytes: 64 * 1024,
         ..FlowConfig::new("source", "target")
     };
     assert_eq!(*f, expected);

@@ -5,10 +5,10 @@
 //! - from v13 on both name topics by id only (KIP-516), which kmirror does not resolve yet;
 //! - Fetch v12 is the first flexible version, and the kafka-protocol crate refuses a tagged
 //!   field that its schema does not define for the version being decoded, where Kafka's own
-//!   clients keep it as unknown. tansu 0.6.0 writes the top-level `NodeEndpoints` tag (defined
-//!   from v16) into every flexible Fetch response, so v12 cannot be decoded from it. v11 carries
-//!   everything a forwarder needs (isolation level, aborted transactions, log start offset,
-//!   leader epochs).
+//!   clients keep it as unknown. Some Kafka-compatible brokers write tags of later versions
+//!   (tansu 0.6.0 wrote the top-level `NodeEndpoints` tag, defined from v16, into every
+//!   flexible Fetch response), which v12 could not decode. v11 carries everything a forwarder
+//!   needs (isolation level, aborted transactions, log start offset, leader epochs).
 //!
 //! Every range must lie inside what the kafka-protocol crate can encode; a test checks that
 //! after crate upgrades.

@@ -1,7 +1,8 @@
 //! A Kafka-aware SASL front end for tests: it authenticates clients itself (PLAIN and SCRAM
-//! with real credential checks) and then relays raw frames to an upstream broker (tansu or
-//! the fake broker). tansu 0.6.0 accepts any PLAIN password and lets a failed SCRAM proof
-//! through, so wrong-password tests need this.
+//! with real credential checks) and then relays raw frames to an upstream broker (the fake
+//! broker), so that SASL tests can run against a broker without SASL of its own and count
+//! authentications, or see a server signature forged on purpose (tests against Apache Kafka
+//! use its own SASL listeners).
 //!
 //! Per connection: ApiVersions is relayed to the upstream (which advertises SaslHandshake
 //! and SaslAuthenticate), SaslHandshake and SaslAuthenticate are answered here, any other

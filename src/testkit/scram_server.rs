@@ -1,6 +1,5 @@
 //! The server side of SCRAM (RFC 5802), for the test kit's SASL gate: it checks the client's
-//! proof for real (tansu 0.6.0 lets a wrong proof through) and can forge its own signature to
-//! test that the client verifies it.
+//! proof for real and can forge its own signature to test that the client verifies it.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;

@@ -1,7 +1,7 @@
 //! A TLS terminator for tests (tokio-rustls): accepts TLS on its own port and relays the
-//! plaintext bytes to an upstream broker. tansu 0.6.0 never applies its `--cert/--key`, so
-//! TLS tests put this in front of it and have tansu advertise the relay's port. Optionally
-//! requires a client certificate signed by a given CA (mTLS).
+//! plaintext bytes to an upstream broker (the fake broker, which speaks no TLS; tests against
+//! Apache Kafka use its own TLS listeners). Optionally requires a client certificate signed by
+//! a given CA (mTLS).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -21,7 +21,7 @@ use crate::protocol::errors::{self, ErrorCode};
 
 /// `FindCoordinatorRequest.CoordinatorType.GROUP`.
 const KEY_TYPE_GROUP: i8 = 0;
-/// `GROUP_ID_NOT_FOUND`: DescribeGroups v6+ (and tansu) answer it for a group that does not
+/// `GROUP_ID_NOT_FOUND`: DescribeGroups v6+ answer it for a group that does not
 /// exist, where older versions answer state `Dead`.
 pub const GROUP_ID_NOT_FOUND: i16 = 69;
 

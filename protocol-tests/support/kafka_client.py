@@ -168,15 +168,26 @@ def commit(req):
 
 
 def committed(req):
+    """The group's committed offsets. The admin client hands retriable errors up (a coordinator
+    still loading its partition after a broker start, a coordinator that moved): those are
+    asked again, for up to 30 s."""
+    import time
     from confluent_kafka import ConsumerGroupTopicPartitions
     admin = AdminClient({"bootstrap.servers": req["bootstrap"], **COMMON})
-    futures = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(req["group"])], request_timeout=30)
-    out = []
-    for _, f in futures.items():
-        for tp in f.result().topic_partitions:
-            if tp.error is None and tp.offset >= 0:
-                out.append([tp.topic, tp.partition, tp.offset])
-    return {"offsets": sorted(out)}
+    deadline = time.time() + 30
+    while True:
+        futures = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(req["group"])], request_timeout=30)
+        try:
+            out = []
+            for _, f in futures.items():
+                for tp in f.result().topic_partitions:
+                    if tp.error is None and tp.offset >= 0:
+                        out.append([tp.topic, tp.partition, tp.offset])
+            return {"offsets": sorted(out)}
+        except KafkaException as e:
+            if not e.args[0].retriable() or time.time() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def describe(req):

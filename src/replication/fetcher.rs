@@ -7,12 +7,20 @@
 //! one request cap its `max_bytes`, and what the response holds stays counted until its last
 //! batch is answered (`budget`).
 //!
-//! One request is in flight per broker; asks that arrive meanwhile ride on the next one. A
-//! fetch returns as soon as any partition has data (min_bytes 1), so a busy partition is never
-//! held back by idle ones for longer than one round trip.
+//! One request is in flight per broker (a broker reads a connection's next request only after
+//! answering the previous one); asks that arrive meanwhile ride on the next one. A fetch
+//! returns as soon as any partition in it has data (min_bytes 1), but a fetch of idle
+//! partitions alone waits the whole `max_wait` for data that may not come, and busy partitions
+//! that ask meanwhile would wait behind it: one idle partition (a `heartbeats` topic) on a
+//! broker cut a catch-up to a quarter of its rate. So a request of idle partitions only is held
+//! back while partitions that just received data are expected to ask again (see [`Expected`]),
+//! at most `max_wait`: it then leaves with them, and returns as soon as they have data.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::{FetchRequest, TopicName};
@@ -118,6 +126,57 @@ fn build_request(asks: &[Ask], options: &FetchOptions) -> FetchRequest {
         .with_topics(topics)
 }
 
+type Key = (Arc<str>, i32);
+
+fn key(ask: &Ask) -> Key {
+    (ask.topic.clone(), ask.partition)
+}
+
+/// The partitions that received records in their last fetch and have not asked again: a busy
+/// partition asks again as soon as it has handed its batches to the produce loop. Each is
+/// expected for `max_wait` after its answer, no longer (its task may be waiting for acks or
+/// budget, or gone).
+#[derive(Debug, Default)]
+struct Expected {
+    hot: HashMap<Key, Instant>,
+}
+
+impl Expected {
+    /// How long to hold back a request of `asking`: until one of the expected partitions asks,
+    /// or the last of them stops being expected. `None` to send at once (a busy partition is
+    /// asking, or none is expected).
+    fn hold_until(
+        &mut self,
+        asking: impl IntoIterator<Item = Key>,
+        now: Instant,
+        max_wait: Duration,
+    ) -> Option<Instant> {
+        self.hot.retain(|_, answered| *answered + max_wait > now);
+        let mut any_hot = false;
+        for k in asking {
+            any_hot |= self.hot.remove(&k).is_some();
+        }
+        if any_hot {
+            return None;
+        }
+        self.hot.values().map(|answered| *answered + max_wait).max()
+    }
+
+    /// Whether `k` is expected: its ask ends a hold.
+    fn is_expected(&mut self, k: &Key) -> bool {
+        self.hot.remove(k).is_some()
+    }
+
+    /// A partition's answer: expected again if it carried records.
+    fn answered(&mut self, k: Key, had_records: bool, now: Instant) {
+        if had_records {
+            let _ = self.hot.insert(k, now);
+        } else {
+            let _ = self.hot.remove(&k);
+        }
+    }
+}
+
 async fn run(
     cluster: Arc<Cluster>,
     addr: String,
@@ -125,10 +184,26 @@ async fn run(
     budget: Arc<Semaphore>,
     mut rx: mpsc::Receiver<Ask>,
 ) {
+    let mut expected = Expected::default();
     while let Some(first) = rx.recv().await {
         let mut asks = vec![first];
         while let Ok(more) = rx.try_recv() {
             asks.push(more);
+        }
+        let asking = asks.iter().map(key).collect::<Vec<_>>();
+        if let Some(until) = expected.hold_until(asking, Instant::now(), options.max_wait) {
+            // Idle partitions only: wait for a busy one, so that the long poll does not hold
+            // it back.
+            while let Ok(Some(ask)) = tokio::time::timeout_at(until, rx.recv()).await {
+                let busy = expected.is_expected(&key(&ask));
+                asks.push(ask);
+                if busy {
+                    break;
+                }
+            }
+            while let Ok(more) = rx.try_recv() {
+                asks.push(more);
+            }
         }
         // A partition appears once per request; a second ask for it waits for the next round.
         let mut seen = HashSet::new();
@@ -141,20 +216,26 @@ async fn run(
                 now.push(ask);
             }
         }
-        serve(&cluster, &addr, &options, &budget, now).await;
+        for (k, had_records) in serve(&cluster, &addr, &options, &budget, now).await {
+            expected.answered(k, had_records, Instant::now());
+        }
         if !later.is_empty() {
-            serve(&cluster, &addr, &options, &budget, later).await;
+            for (k, had_records) in serve(&cluster, &addr, &options, &budget, later).await {
+                expected.answered(k, had_records, Instant::now());
+            }
         }
     }
 }
 
+/// Sends one Fetch for `asks` and answers each; returns, per partition answered, whether its
+/// answer carried records.
 async fn serve(
     cluster: &Cluster,
     addr: &str,
     options: &FetchOptions,
     budget: &Arc<Semaphore>,
     mut asks: Vec<Ask>,
-) {
+) -> Vec<(Key, bool)> {
     let request = build_request(&asks, options);
     let response = match cluster.connection(addr).await {
         Ok(conn) => {
@@ -178,14 +259,14 @@ async fn serve(
                 let e = partition_error(cluster, &ask, error, None);
                 let _ = ask.reply.send(Err(e));
             }
-            return;
+            return Vec::new();
         }
         Ok(r) => r,
         Err(e) => {
             for ask in asks {
                 let _ = ask.reply.send(Err(e.clone()));
             }
-            return;
+            return Vec::new();
         }
     };
     // The records are slices of one frame, which lives as long as any of them.
@@ -210,9 +291,15 @@ async fn serve(
             let _ = by_partition.insert((name.clone(), p.partition_index), p);
         }
     }
+    let mut answered = Vec::with_capacity(asks.len());
     for ask in asks {
+        let data = by_partition.remove(&(ask.topic.clone(), ask.partition));
+        let had_records = data
+            .as_ref()
+            .is_some_and(|p| p.records.as_ref().is_some_and(|r| !r.is_empty()));
+        answered.push((key(&ask), had_records));
         let result =
-            match by_partition.remove(&(ask.topic.clone(), ask.partition)) {
+            match data {
                 None => Err(ClusterError::MissingPartition {
                     cluster: cluster.name().to_owned(),
                     broker: addr.to_owned(),
@@ -233,6 +320,7 @@ async fn serve(
             };
         let _ = ask.reply.send(result);
     }
+    answered
 }
 
 fn partition_error(
@@ -269,6 +357,40 @@ mod tests {
             ),
             reply: oneshot::channel().0,
         }
+    }
+
+    fn k(partition: i32) -> Key {
+        (Arc::from("t"), partition)
+    }
+
+    #[test]
+    fn idle_partitions_wait_for_busy_ones_at_most_max_wait() {
+        let wait = Duration::from_millis(500);
+        let t0 = Instant::now();
+        let mut e = Expected::default();
+        // Nothing expected: send at once.
+        assert_eq!(e.hold_until([k(9)], t0, wait), None);
+        // Partitions 0 and 1 got records; 9 (idle) asks alone: held until 1's expectation ends.
+        e.answered(k(0), true, t0);
+        e.answered(k(1), true, t0 + Duration::from_millis(100));
+        e.answered(k(9), false, t0);
+        let now = t0 + Duration::from_millis(150);
+        assert_eq!(
+            e.hold_until([k(9)], now, wait),
+            Some(t0 + Duration::from_millis(600))
+        );
+        // A busy partition's ask ends the hold.
+        assert!(e.is_expected(&k(0)));
+        assert!(!e.is_expected(&k(0)), "asked once");
+        // A request with a busy partition leaves at once.
+        assert_eq!(e.hold_until([k(9), k(1)], now, wait), None);
+        // Expectations end max_wait after the answer: a partition stuck on acks, or gone.
+        e.answered(k(2), true, t0);
+        assert_eq!(e.hold_until([k(9)], t0 + wait, wait), None);
+        // An empty answer is no reason to wait for a partition.
+        e.answered(k(3), true, t0);
+        e.answered(k(3), false, t0);
+        assert_eq!(e.hold_until([k(9)], t0, wait), None);
     }
 
     #[test]

@@ -23,9 +23,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::describe_configs_response::DescribeConfigsResult;
 use kafka_protocol::messages::{
-    ApiKey, FetchRequest, InitProducerIdResponse, ListOffsetsRequest, MetadataRequest, ProduceRequest,
-    ProducerId,
+    ApiKey, DescribeConfigsRequest, DescribeConfigsResponse, FetchRequest, InitProducerIdResponse,
+    ListOffsetsRequest, MetadataRequest, ProduceRequest, ProducerId,
 };
 use kafka_protocol::protocol::{Decodable, decode_request_header_from_buffer};
 use rustls::ServerConfig;
@@ -289,6 +290,21 @@ fn handle(
                 return Some((response, Some(Instant::now() + wait)));
             }
             return Some((response, None));
+        }
+        (ApiKey::DescribeConfigs, _) => {
+            // No topic overrides: both topics take the brokers' defaults (kmirror compares the
+            // batch size limits of source and target topics at start).
+            let req = DescribeConfigsRequest::decode(&mut frame, v).ok()?;
+            let results = req
+                .resources
+                .iter()
+                .map(|r| {
+                    DescribeConfigsResult::default()
+                        .with_resource_type(r.resource_type)
+                        .with_resource_name(r.resource_name.clone())
+                })
+                .collect();
+            encode_response(cid, v, &DescribeConfigsResponse::default().with_results(results)).ok()
         }
         (ApiKey::InitProducerId, Role::Sink) => {
             let id = shared.next_producer_id.fetch_add(1, Ordering::Relaxed);

@@ -1,7 +1,7 @@
 //! Security end to end against Apache Kafka's own listeners (no relay): `kmirror run` from the
 //! shared source's SASL_SSL listener with SCRAM-SHA-512 to the shared target's mTLS listener
 //! (client certificate required), with confluent-kafka producing and consuming on the same
-//! endpoints; and the MM2 example of the README (SASL_SSL with PLAIN, host name checked, the
+//! endpoints; and the MM2 example of docs/security.md (SASL_SSL with PLAIN, host name checked, the
 //! password from `${…}`) through `kmirror check`.
 
 use std::process::Command;
@@ -108,7 +108,7 @@ async fn replication_from_sasl_ssl_scram_512_to_mtls() {
     );
 }
 
-/// `kmirror check` on the README's MM2 example (the kit's PLAIN user instead of `token`, and a
+/// `kmirror check` on the MM2 example of docs/security.md (the kit's PLAIN user instead of `token`, and a
 /// truststore, as the test CA is not a system CA) against the target's SASL_SSL listener:
 /// connects with the variable set; a wrong password or a missing variable fails clearly, and
 /// the password is never printed.

@@ -11,7 +11,7 @@
 //! - [`net`]: one broker connection: transport, handshake, pipelined requests.
 //! - [`cluster`]: bootstrap, metadata, connections per broker, leader routing, retries.
 //!
-//! See `README.md` for what "byte for byte" means and what is rewritten.
+//! See `docs/internals.md` for what "byte for byte" means and what is rewritten.
 
 pub mod bench;
 pub mod cli;

@@ -79,7 +79,7 @@ pub const CHECKPOINT_AGE: &str = "kmirror_checkpoint_age_seconds";
 /// `skipped_ahead`, `skipped_active`, `failed`).
 pub const GROUP_OFFSET_SYNCS: &str = "kmirror_group_offset_syncs_total";
 
-/// Every metric name declared here, for the tests that check the README table and the
+/// Every metric name declared here, for the tests that check the table of docs/metrics.md and the
 /// Grafana dashboard against the code.
 pub const ALL: &[&str] = &[
     CONNECTIONS_OPENED,
@@ -255,12 +255,12 @@ mod tests {
     }
 
     #[test]
-    fn every_metric_is_in_the_readme_table() {
-        let readme = repo_file("README.md");
+    fn every_metric_is_in_the_metrics_page() {
+        let readme = repo_file("docs/metrics.md");
         for name in ALL {
             assert!(
                 readme.contains(&format!("`{name}`")),
-                "{name} is not in the README's metrics table"
+                "{name} is not in the metrics table of docs/metrics.md"
             );
         }
     }

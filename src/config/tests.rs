@@ -42,12 +42,12 @@ fn reference_toml_gives_exactly_the_defaults() {
     assert_eq!(c.flows, vec![FlowConfig::new("source", "target")]);
 }
 
-/// Every security key is documented in the reference file (TOML name) and in the README
+/// Every security key is documented in the reference file (TOML name) and on the security page
 /// (MM2 name).
 #[test]
 fn every_security_key_is_documented() {
     let reference = std::fs::read_to_string(repo_file("config/kmirror.toml")).unwrap();
-    let readme = std::fs::read_to_string(repo_file("README.md")).unwrap();
+    let page = std::fs::read_to_string(repo_file("docs/security.md")).unwrap();
     for (key, _) in super::security::KEYS {
         let field = key.replace('.', "_");
         assert!(
@@ -55,8 +55,8 @@ fn every_security_key_is_documented() {
             "config/kmirror.toml does not mention {field}"
         );
         assert!(
-            readme.contains(&format!("`{key}`")),
-            "README.md does not document `{key}`"
+            page.contains(&format!("`{key}`")),
+            "docs/security.md does not document `{key}`"
         );
     }
 }

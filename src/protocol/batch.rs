@@ -291,7 +291,7 @@ impl RecordBatch {
         be_i32(&self.bytes, RECORD_COUNT)
     }
 
-    /// The classification a forwarder acts on (see the batch decision table in the README).
+    /// The classification a forwarder acts on (see the batch decision table in docs/internals.md).
     pub fn kind(&self) -> BatchKind {
         if self.is_control() {
             BatchKind::Control

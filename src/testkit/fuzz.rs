@@ -312,6 +312,15 @@ fn file_store_logs(dir: &std::path::Path) -> Result<(Vec<u8>, Vec<u8>), OffsetsE
                 target_end: 0,
             },
         ),
+        (
+            orders(0),
+            Entry::Producer(offsets::ProducerMark {
+                producer_id: 4000,
+                producer_epoch: 0,
+                first_sequence: 0,
+                first_target_offset: 0,
+            }),
+        ),
         (orders(0), forwarded(0, 5, 0, 5)),
         (orders(0), forwarded(5, 9, 5, 4)),
         // A transaction marker, then a compacted batch.

@@ -19,10 +19,6 @@
 //! node's directory. Shared nodes live in statics, which Rust never drops, so this is what
 //! stops them.
 
-// The failure, security and compatibility scenarios use the rest of this API as they move
-// to Apache Kafka.
-#![allow(dead_code, reason = "a test kit: not every test binary state uses every call")]
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -346,7 +342,7 @@ impl Kafka {
     async fn wait_started(&mut self, i: usize) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
         loop {
-            let log = self.node_log(i, true);
+            let log = self.node_log(i);
             if log.contains("Kafka Server started") {
                 return;
             }
@@ -444,11 +440,6 @@ impl Kafka {
             .expect("bootstrap the test cluster")
     }
 
-    /// Number of nodes.
-    pub fn len(&self) -> usize {
-        self.nodes.len()
-    }
-
     /// The node (0-based) with broker id `id`.
     pub fn index_of(&self, id: i32) -> usize {
         self.nodes
@@ -457,27 +448,10 @@ impl Kafka {
             .unwrap_or_else(|| panic!("no node {id}"))
     }
 
-    /// The broker id of node `i`.
-    pub fn id(&self, i: usize) -> i32 {
-        self.nodes[i].id
-    }
-
-    /// The logs of node `i` (every start), or of every node with `None`.
-    pub fn log(&self, node: Option<usize>) -> String {
-        match node {
-            Some(i) => self.node_log(i, false),
-            None => (0..self.nodes.len())
-                .map(|i| format!("=== node {}\n{}", self.nodes[i].id, self.node_log(i, false)))
-                .collect(),
-        }
-    }
-
-    fn node_log(&self, i: usize, last_start_only: bool) -> String {
+    /// The log of node `i`'s latest start.
+    fn node_log(&self, i: usize) -> String {
         let node = &self.nodes[i];
-        let first = if last_start_only { node.starts } else { 1 };
-        (first..=node.starts)
-            .filter_map(|n| std::fs::read_to_string(node.dir.join(format!("kafka-{n}.log"))).ok())
-            .collect()
+        std::fs::read_to_string(node.dir.join(format!("kafka-{}.log", node.starts))).unwrap_or_default()
     }
 
     fn signal(&self, i: usize, signal: &str) {

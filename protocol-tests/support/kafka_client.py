@@ -27,7 +27,7 @@ added to each client's configuration.
 import json
 import sys
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 COMMON = {
@@ -185,7 +185,11 @@ def committed(req):
                         out.append([tp.topic, tp.partition, tp.offset])
             return {"offsets": sorted(out)}
         except KafkaException as e:
-            if not e.args[0].retriable() or time.time() > deadline:
+            err = e.args[0]
+            # librdkafka does not flag the coordinator errors as retriable for this call.
+            coordinator = err.code() in (KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+                                         KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.NOT_COORDINATOR)
+            if not (err.retriable() or coordinator) or time.time() > deadline:
                 raise
             time.sleep(0.2)
 

@@ -170,23 +170,13 @@ impl PartitionTask {
             .await?;
         let target_end = self.target_end().await?;
         tracing::debug!(partition = %self.describe(), source_offset, target_end, "first start");
-        self.ctx
-            .offsets
-            .log(
-                &self.key,
-                Entry::Baseline {
-                    source_offset,
-                    target_end,
-                },
-            )
-            .map_err(|source| self.offsets_error(source))?;
         // Durable before the first produce: without it, a crash would leave records on the
         // target that a restart could not tell from data that was there before.
-        self.ctx
-            .offsets
-            .flush()
-            .await
-            .map_err(|source| self.offsets_error(source))?;
+        self.log_durably(Entry::Baseline {
+            source_offset,
+            target_end,
+        })
+        .await?;
         Ok(Frontier {
             resume_offset: source_offset,
             target_next: target_end,
@@ -255,17 +245,9 @@ impl PartitionTask {
             first_sequence: 0,
             first_target_offset: target_end,
         };
-        self.ctx
-            .offsets
-            .log(&self.key, Entry::Producer(mark))
-            .map_err(|source| self.offsets_error(source))?;
         // Durable before the first produce: after a crash, batches of this identity whose
         // outcome is unknown can only be resent as the same batches if the log knows it.
-        self.ctx
-            .offsets
-            .flush()
-            .await
-            .map_err(|source| self.offsets_error(source))?;
+        self.log_durably(Entry::Producer(mark)).await?;
         tracing::debug!(partition = %self.describe(), %mark, "new producer identity");
         frontier.producer = Some(mark);
         Ok(ProducerIdentity {
@@ -310,6 +292,19 @@ impl PartitionTask {
         let failed = !matches!(end, Ok(End::Shutdown));
         session.drain(frontier, failed).await?;
         end
+    }
+
+    /// Logs `entry` and waits until the log is durable.
+    async fn log_durably(&self, entry: Entry) -> Result<(), ReplicationError> {
+        self.ctx
+            .offsets
+            .log(&self.key, entry)
+            .map_err(|source| self.offsets_error(source))?;
+        self.ctx
+            .offsets
+            .flush()
+            .await
+            .map_err(|source| self.offsets_error(source))
     }
 
     fn offsets_error(&self, source: crate::offsets::OffsetsError) -> ReplicationError {

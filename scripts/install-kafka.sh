@@ -29,9 +29,15 @@ for version in "${versions[@]}"; do
         log "fetching Kafka $version and MirrorMaker 2 from Maven Central"
         rm -rf "$cache/lib.tmp"
         mkdir -p "$cache"
-        mvn -q -B -Dstyle.color=never -f "$root/scripts/kafka/pom.xml" "-Dkafka.version=$version" \
+        # Maven's output is shown only when it fails (quiet Maven 3.8 still prints colour
+        # resets).
+        if ! mvn -q -B -Dstyle.color=never -f "$root/scripts/kafka/pom.xml" "-Dkafka.version=$version" \
             org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
-            -DincludeScope=runtime "-DoutputDirectory=$cache/lib.tmp"
+            -DincludeScope=runtime "-DoutputDirectory=$cache/lib.tmp" >"$cache/maven.log" 2>&1; then
+            cat "$cache/maven.log" >&2
+            log "Maven could not fetch Kafka $version (its output is above)"
+            exit 1
+        fi
         touch "$cache/lib.tmp/.complete"
         rm -rf "$cache/lib"
         mv "$cache/lib.tmp" "$cache/lib"

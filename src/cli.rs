@@ -8,6 +8,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 
 mod offsets;
+mod takeover;
 
 use crate::cluster::{Cluster, FetchOptions, IsolationLevel, OffsetSpec};
 use crate::config::ClientConfig;
@@ -65,6 +66,25 @@ pub enum Command {
     Offsets {
         #[command(subcommand)]
         command: OffsetsCommand,
+    },
+    /// Start kmirror where a stopped MirrorMaker 2 left each partition: MM2's committed source
+    /// offsets, and past them the last record it wrote, found on the source by content; writes
+    /// one baseline per partition to the offset store (see docs/mirrormaker2.md).
+    Takeover {
+        /// Take over from MirrorMaker 2 (the only kind there is; required, to say so).
+        #[arg(long, required = true)]
+        from_mm2: bool,
+        #[arg(long, short = 'c')]
+        config: PathBuf,
+        /// `SRC->TGT`; needed when the configuration enables several flows.
+        #[arg(long)]
+        flow: Option<String>,
+        /// MM2's Connect offsets topic on the target (default `mm2-offsets.<source>.internal`).
+        #[arg(long)]
+        mm2_offsets_topic: Option<String>,
+        /// Print the plan, write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Connect to a cluster and print its brokers, topics, partitions, leaders and offsets.
     Metadata {
@@ -168,6 +188,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     commit,
                 },
         } => offsets::translate(&config, &group, flow.as_deref(), commit).await,
+        Command::Takeover {
+            from_mm2: _,
+            config,
+            flow,
+            mm2_offsets_topic,
+            dry_run,
+        } => takeover::from_mm2(&config, flow.as_deref(), mm2_offsets_topic.as_deref(), dry_run).await,
         Command::Metadata { bootstrap } => metadata(&bootstrap).await,
         Command::Inspect {
             bootstrap,

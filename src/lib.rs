@@ -26,5 +26,6 @@ pub mod protocol;
 pub mod replication;
 pub mod secret;
 pub mod security;
+pub mod takeover;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -93,7 +93,7 @@ pub(super) fn format_table(rows: &[Row]) -> String {
     out
 }
 
-fn pick_flow<'a>(config: &'a Config, flow: Option<&str>) -> anyhow::Result<&'a FlowConfig> {
+pub(super) fn pick_flow<'a>(config: &'a Config, flow: Option<&str>) -> anyhow::Result<&'a FlowConfig> {
     let names = || {
         config
             .flows
@@ -134,7 +134,7 @@ fn read_view(state_dir: &Path, flow: &str, max_history: usize) -> anyhow::Result
     Ok(TranslationView::new(&states, max_history))
 }
 
-async fn connect(config: &Config, alias: &str) -> anyhow::Result<std::sync::Arc<Cluster>> {
+pub(super) async fn connect(config: &Config, alias: &str) -> anyhow::Result<std::sync::Arc<Cluster>> {
     let c = config
         .cluster(alias)
         .ok_or_else(|| anyhow::anyhow!("cluster {alias} is not configured"))?;

@@ -27,6 +27,7 @@ mod kafka_security;
 mod kafka_transactions;
 mod memory_budget;
 mod mm2_internal;
+mod mm2_side_by_side;
 mod mm2_topics;
 mod observe;
 mod replicated_target;

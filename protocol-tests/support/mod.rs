@@ -3,6 +3,7 @@
 
 pub mod kafka;
 pub mod kmirror;
+pub mod mm2;
 pub mod pyclient;
 
 use std::path::PathBuf;

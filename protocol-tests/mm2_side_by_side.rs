@@ -403,20 +403,33 @@ async fn takeover_from_a_killed_mm2_is_exactly_once() {
     let config = mm2_properties(dir.path(), &source.addr(), &target.addr(), &settings);
     let mm2 = Mm2::start(&config, dir.path(), "target").await;
 
-    // A steady stream for about 20 s; MM2 is killed in the middle of it.
-    let addr = source.addr();
-    let topic_name = stream.clone();
-    let producer =
-        tokio::spawn(async move { pyclient::produce_seq(&addr, &topic_name, 3, "s", 0, STREAM, 20.0).await });
+    // A first part, until MM2 has copied it and committed; then a steady stream for about
+    // 15 s, and MM2 is killed in the middle of it.
+    const FIRST: usize = 300;
+    pyclient::produce_seq(&source.addr(), &stream, 3, "s", 0, FIRST, 0.0).await;
     let dst = target.client().await;
     eventually(
-        "MM2 to commit and replicate part of the stream",
+        "MM2 to copy the first part and commit",
         Duration::from_secs(120),
         || async {
             let _ = dst.refresh_topics(std::slice::from_ref(&remote)).await;
             let copied: i64 = ends(&dst, &remote, 3).await.iter().filter(|e| **e > 0).sum();
             let committed = records_in(&dst, "mm2-offsets.source.internal").await > 0;
-            (copied >= 600 && committed).then_some(())
+            (copied >= FIRST as i64 && committed).then_some(())
+        },
+    )
+    .await;
+    let addr = source.addr();
+    let topic_name = stream.clone();
+    let producer = tokio::spawn(async move {
+        pyclient::produce_seq(&addr, &topic_name, 3, "s", FIRST, STREAM - FIRST, 15.0).await
+    });
+    eventually(
+        "MM2 to copy part of the stream",
+        Duration::from_secs(60),
+        || async {
+            let copied: i64 = ends(&dst, &remote, 3).await.iter().filter(|e| **e > 0).sum();
+            (copied >= 2 * FIRST as i64).then_some(())
         },
     )
     .await;
@@ -429,6 +442,7 @@ async fn takeover_from_a_killed_mm2_is_exactly_once() {
     let config_arg = config.to_str().unwrap();
     let (ok, text) = kmirror_cli(dir.path(), &["takeover", "--from-mm2", "--config", config_arg]);
     assert!(ok, "kmirror takeover failed:\n{text}");
+    eprintln!("kmirror takeover --from-mm2:\n{text}");
     // Rows: TOPIC PARTITION MM2-COMMITTED TARGET-TOPIC TARGET-END LAST-WRITTEN RESUME-AT ...
     let rows: Vec<Vec<String>> = text
         .lines()

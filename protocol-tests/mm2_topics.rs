@@ -9,6 +9,9 @@
 //! - with `offset-syncs.topic.location = target` the topic is on the target, named after the
 //!   source, and with heartbeats disabled no heartbeat is written.
 //!
+//! MM2's own `HeartbeatFormatter` (connect-mirror, through `scripts/kafka/mm2-tools.sh`)
+//! decodes the heartbeats as well.
+//!
 //! The heartbeat scenario has brokers of its own: a `heartbeats` topic on a shared source would
 //! be replicated by every other test's flow (MM2 replicates heartbeats whatever the topic
 //! filter). The other runs on the shared brokers under cluster aliases of its own, so its
@@ -255,6 +258,19 @@ async fn offset_syncs_are_exact_and_heartbeats_flow_as_in_mm2() {
     // The source's heartbeats reach the target as `source.heartbeats` (the topic filter
     // selects only the test's own topics).
     heartbeats_only_from(&target, "source.heartbeats", ("target", "source")).await;
+    // MM2's own HeartbeatFormatter decodes them too.
+    let lines =
+        crate::support::mm2::tools(&["format", &target.addr(), "heartbeats", "heartbeat", "2", "30000"])
+            .await;
+    assert_eq!(lines.lines().count(), 2, "{lines}");
+    for line in lines.lines() {
+        assert!(
+            line.starts_with("Heartbeat{")
+                && line.contains("sourceClusterAlias=source")
+                && line.contains("targetClusterAlias=target"),
+            "HeartbeatFormatter: {line}"
+        );
+    }
     run.kmirror.stop_cleanly().await;
 }
 

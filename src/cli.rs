@@ -117,6 +117,10 @@ pub enum BenchCommand {
     /// Produce sequence-numbered keyed records into a new source topic, replicate it with the
     /// in-process engine, read the target back: latency percentiles, loss, duplicates, order.
     E2e(crate::bench::e2e::E2eOptions),
+    /// The end-to-end verifier on files another program wrote (what it sent per key, what it
+    /// read from the target): loss, duplicates, order, latency. For replicators kmirror does
+    /// not run itself (benches/compare.sh).
+    Verify(crate::bench::verify_files::VerifyOptions),
 }
 
 async fn bench(kind: BenchCommand) -> anyhow::Result<()> {
@@ -137,6 +141,11 @@ async fn bench(kind: BenchCommand) -> anyhow::Result<()> {
                 report.verdict.passed(),
                 "FAILED: records were lost, duplicated or reordered"
             );
+        }
+        BenchCommand::Verify(options) => {
+            let verdict = crate::bench::verify_files::run(&options)?;
+            println!("{verdict}");
+            println!("{}", crate::bench::verify_files::summary_line(&verdict));
         }
     }
     Ok(())

@@ -20,6 +20,7 @@ mod relay;
 pub mod synthetic;
 mod tls;
 pub mod verify;
+pub mod verify_files;
 
 use std::path::{Path, PathBuf};
 

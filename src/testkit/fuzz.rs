@@ -37,6 +37,7 @@ pub const TARGETS: &[&str] = &[
     "mm2_records",
     "group_responses",
     "restamp_batch",
+    "mm2_state",
 ];
 
 /// The decompression limit of the `renumber_batch` target: small, so that inputs which
@@ -60,6 +61,7 @@ pub fn run(target: &str, data: &[u8]) {
         "mm2_records" => mm2_records(data),
         "group_responses" => group_responses(data),
         "restamp_batch" => super::fuzz_timestamps::restamp_batch(data),
+        "mm2_state" => mm2_state(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -434,6 +436,38 @@ pub fn mm2_records(data: &[u8]) {
         0 => check::<OffsetSync>(key, value),
         1 => check::<Checkpoint>(key, value),
         _ => check::<Heartbeat>(key, value),
+    }
+}
+
+/// What `kmirror takeover --from-mm2` and `kmirror bench verify` read from outside. Byte 0
+/// picks: 0 and 1, a record of MM2's Connect offsets topic (byte 1 the key length, the rest key
+/// then value; 1 has a null value); 2, the verifier's sent and received files. Decoding
+/// never panics, a null value only ever clears, and parsed files have one entry per non-blank
+/// line.
+pub fn mm2_state(data: &[u8]) {
+    use crate::bench::verify_files::{parse_received, parse_sent};
+    use crate::takeover::connect_offsets::{OffsetRecord, decode};
+    let [kind, key_len, rest @ ..] = data else {
+        return;
+    };
+    match kind % 3 {
+        k @ (0 | 1) => {
+            let (key, value) = rest.split_at(usize::from(*key_len).min(rest.len()));
+            let value = (k == 0).then_some(value);
+            if let Ok(Some(record)) = decode(key, value, "source") {
+                assert!(value.is_some() || matches!(record, OffsetRecord::Cleared(_)));
+            }
+        }
+        _ => {
+            let text = String::from_utf8_lossy(rest);
+            let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
+            if let Ok(counts) = parse_sent(&text) {
+                assert_eq!(counts.len(), lines);
+            }
+            if let Ok(received) = parse_received(&text) {
+                assert_eq!(received.len(), lines);
+            }
+        }
     }
 }
 

@@ -14,7 +14,7 @@ pub enum TakeoverError {
     Cluster {
         cluster: String,
         #[source]
-        source: ClusterError,
+        source: Box<ClusterError>,
     },
     #[error("{topic}-{partition} at offset {offset}: {reason}")]
     Records {

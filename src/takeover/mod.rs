@@ -88,7 +88,7 @@ pub async fn plan(
         .await
         .map_err(|source_err| TakeoverError::Cluster {
             cluster: source.name().to_owned(),
-            source: source_err,
+            source: Box::new(source_err),
         })?;
     let mut out = Vec::new();
     for plan in plans {

@@ -18,7 +18,7 @@ const MAX_UNCOMPRESSED: usize = 256 << 20;
 fn cluster_error(cluster: &Cluster, source: ClusterError) -> TakeoverError {
     TakeoverError::Cluster {
         cluster: cluster.name().to_owned(),
-        source,
+        source: Box::new(source),
     }
 }
 

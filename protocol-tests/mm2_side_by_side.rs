@@ -242,8 +242,14 @@ const SAME_FILE_TOPICS: [(&str, i32, i64); 5] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_properties_file_drives_mm2_and_kmirror() {
-    let (source, mm2_target) = (kafka::shared_source().await, Kafka::single().await);
-    let kmirror_target = kafka::shared_target().await;
+    let _one = mm2::exclusive().await;
+    // Brokers of its own: with the `_` separator the internal topics are named
+    // `source_checkpoints_internal` and `mm2-offset-syncs_target_internal`, which Kafka refuses
+    // to create next to the `.` names other tests create on the shared brokers (topic names
+    // that differ only in `.` and `_` collide).
+    let (source, mm2_target) = (Kafka::single().await, Kafka::single().await);
+    let kmirror_target = Kafka::single().await;
+    let (source, kmirror_target) = (&source, &kmirror_target);
     let prefix = topic("samefile");
     let group = format!("{prefix}-group");
     for (name, partitions, n) in SAME_FILE_TOPICS {
@@ -310,7 +316,7 @@ async fn one_properties_file_drives_mm2_and_kmirror() {
             let source_ends = ends(&src, &t, *partitions).await;
             let got = eventually(
                 &format!("{who} to replicate {t}"),
-                Duration::from_secs(120),
+                Duration::from_secs(240),
                 || async {
                     let _ = c.refresh_topics(std::slice::from_ref(&remote)).await;
                     let got = ends(&c, &remote, *partitions).await;
@@ -385,6 +391,7 @@ const STREAM: usize = 3000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn takeover_from_a_killed_mm2_is_exactly_once() {
+    let _one = mm2::exclusive().await;
     let (source, target) = (kafka::shared_source().await, Kafka::single().await);
     let dir = tempfile::tempdir().unwrap();
     let prefix = topic("takeover");

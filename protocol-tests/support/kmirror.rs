@@ -101,6 +101,14 @@ impl Kmirror {
 
 impl Drop for Kmirror {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.log();
+            let lines: Vec<&str> = log.lines().collect();
+            eprintln!(
+                "kmirror's last log lines:\n{}",
+                lines[lines.len().saturating_sub(60)..].join("\n")
+            );
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

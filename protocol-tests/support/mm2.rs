@@ -29,6 +29,13 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// One MirrorMaker 2 at a time in a test binary: a Connect worker starting next to another one
+/// and the other tests' brokers on two cores took minutes to copy its first records.
+pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
+    static ONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    ONE.lock().await
+}
+
 /// A running MirrorMaker 2.
 #[derive(Debug)]
 pub struct Mm2 {
@@ -119,6 +126,9 @@ impl Mm2 {
 
 impl Drop for Mm2 {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("MirrorMaker 2's last log lines:\n{}", self.tail(60));
+        }
         self.stop();
     }
 }

@@ -50,6 +50,12 @@ use crate::protocol::trim;
 /// would defeat their ordering checks.
 const MAX_IN_FLIGHT_PER_PARTITION: usize = 5;
 
+/// Delays between a partition's attempts after failures: doubling from the first to the
+/// longest, as Kafka's clients do (`retry.backoff.ms`, `retry.backoff.max.ms`: 100 ms and 1 s,
+/// KIP-580). The longest delay bounds how late a partition notices that a failure is over.
+const RETRY_BACKOFF: Duration = Duration::from_millis(100);
+const RETRY_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
 /// The acknowledged frontier: what the offset store knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Frontier {
@@ -132,10 +138,18 @@ impl PartitionTask {
             },
             None => self.baseline().await?,
         };
-        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
+        let mut backoff = Backoff::new(RETRY_BACKOFF, RETRY_BACKOFF_MAX);
         let mut new_identity = false;
         loop {
-            match self.session(&mut frontier, new_identity, &mut shutdown).await? {
+            let before = frontier.resume_offset;
+            let end = self.session(&mut frontier, new_identity, &mut shutdown).await?;
+            if frontier.resume_offset != before {
+                // The session got batches acknowledged: a new failure is a new episode, not
+                // one more attempt of the last (else every recovery of a long-running
+                // process would end up waiting the longest delay).
+                backoff.reset();
+            }
+            match end {
                 End::Shutdown => return Ok(()),
                 End::Recover(Recovery {
                     cause,
@@ -199,7 +213,7 @@ impl PartitionTask {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, ClusterError>>,
     {
-        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
+        let mut backoff = Backoff::new(RETRY_BACKOFF, RETRY_BACKOFF_MAX);
         loop {
             match f().await {
                 Ok(v) => return Ok(v),

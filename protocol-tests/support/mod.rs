@@ -3,7 +3,9 @@
 
 pub mod kafka;
 pub mod kmirror;
+pub mod netns;
 pub mod pyclient;
+pub mod stream;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -33,7 +33,7 @@ use super::fetcher::Fetcher;
 use super::producer::AckResult;
 use super::producer::Producer;
 use super::recovery::Recovery;
-use crate::cluster::{Backoff, ClusterError, OffsetSpec};
+use crate::cluster::{Backoff, ClusterError, OffsetSpec, TopicId};
 use crate::error::Side;
 use crate::metrics;
 use crate::offsets::mm2::{AckedBatch, RecordOffsets, SyncOutbox};
@@ -99,6 +99,9 @@ pub(crate) struct PartitionTask {
     target_topic: Arc<str>,
     partition: i32,
     key: PartitionKey,
+    /// The source topic's id when the task began: a different one later means the topic was
+    /// deleted and created again, and its offsets no longer mean what the target holds.
+    source_topic_id: Option<TopicId>,
 }
 
 impl PartitionTask {
@@ -108,12 +111,44 @@ impl PartitionTask {
             topic: source_topic.to_owned(),
             partition,
         };
+        // The flow's plan refreshed the source metadata just before it created this task.
+        let source_topic_id = ctx
+            .source
+            .metadata()
+            .topics
+            .get(source_topic)
+            .and_then(|t| t.topic_id);
         Self {
             ctx,
             source_topic: source_topic.into(),
             target_topic: target_topic.into(),
             partition,
             key,
+            source_topic_id,
+        }
+    }
+
+    /// Fails if the latest source metadata shows the topic under another id than at the task's
+    /// start (a topic absent from it, or without an id, passes: it may be back in a moment).
+    fn check_topic_id(&self, offset: i64) -> Result<(), ReplicationError> {
+        let now = self
+            .ctx
+            .source
+            .metadata()
+            .topics
+            .get(&*self.source_topic)
+            .filter(|t| t.error.is_ok())
+            .and_then(|t| t.topic_id);
+        match (self.source_topic_id, now) {
+            (Some(old), Some(new)) if old != new => Err(ReplicationError::SourceTopicRecreated {
+                partition: self.describe(),
+                cluster: self.ctx.source.name().to_owned(),
+                topic: self.source_topic.to_string(),
+                offset,
+                old,
+                new,
+            }),
+            _ => Ok(()),
         }
     }
 
@@ -377,6 +412,10 @@ impl Session<'_> {
             if *shutdown.borrow() {
                 return Ok(End::Shutdown);
             }
+            // Before every fetch: metadata is refreshed after each failed one (a deleted
+            // topic's fetches fail), so a topic created again is seen before its offsets are
+            // read as the old topic's.
+            t.check_topic_id(self.fetch_offset)?;
             if let Some(cause) = self.settle(frontier, false).await? {
                 return Ok(End::Recover(cause));
             }
@@ -412,6 +451,10 @@ impl Session<'_> {
             let (fetched, hold) = match fetched {
                 Ok(f) => f,
                 Err(e) if e.error_code() == Some(ErrorCode(errors::OFFSET_OUT_OF_RANGE)) => {
+                    // A topic created again is usually shorter than the old one: tell that
+                    // apart from retention by its id.
+                    let _ = ctx.source.refresh_topics(&[t.source_topic.to_string()]).await;
+                    t.check_topic_id(self.fetch_offset)?;
                     return Err(ReplicationError::SourceDataLost {
                         partition: t.describe(),
                         offset: self.fetch_offset,

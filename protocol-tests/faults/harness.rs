@@ -325,3 +325,19 @@ impl Row {
         }
     }
 }
+
+/// A scenario whose records cannot all arrive (the source lost them): its row says what
+/// kmirror stopped on (`detected`), with the line it logged as `detail`.
+pub fn report_detected(scenario: &'static str, produced: u64, detected: &str, detail: &str) {
+    eprintln!("FAULT {scenario}: produced {produced} | stopped: {detected} | {detail}");
+    if let Ok(path) = std::env::var("KMIRROR_FAULTS_REPORT") {
+        let v = json!({"scenario": scenario, "produced": produced, "detected": detected, "detail": detail});
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        writeln!(f, "{v}").expect("write the report");
+    }
+}

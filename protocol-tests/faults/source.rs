@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::harness::{Run, Setup, exclusive, scaled};
+use super::harness::{Run, Setup, exclusive, report_detected, scaled};
 use crate::support::kafka::{self, Kafka, KafkaOptions};
 use crate::support::kmirror::Kmirror;
 use crate::support::pyclient::{self, PyRecord};
@@ -129,12 +129,10 @@ async fn source_topic_deleted_and_created_again() {
     )
     .await;
     assert!(kmirror.has_exited().is_none(), "kmirror exited:\n{log}");
-    eprintln!(
-        "{}",
-        log.lines()
-            .find(|l| l.contains("created it again"))
-            .unwrap_or_default()
-    );
+    let detail = log
+        .lines()
+        .find(|l| l.contains("created it again"))
+        .unwrap_or_default();
     // Nothing of the new topic reached the target.
     for p in 0..2 {
         assert_eq!(latest(&dst, &tt, p).await, 200, "partition {p}:\n{log}");
@@ -147,6 +145,12 @@ async fn source_topic_deleted_and_created_again() {
             "partition {p} holds records of the new topic"
         );
     }
+    report_detected(
+        "source topic deleted and created again",
+        2 * (200 + 500),
+        "SourceTopicRecreated (topic id changed), target kept the old topic's 2 x 200 records only",
+        detail,
+    );
     kmirror.stop_cleanly().await;
 }
 

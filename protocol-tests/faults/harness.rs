@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use kmirror::cluster::{Cluster, OffsetSpec};
+
 use crate::support::kafka::Kafka;
 use crate::support::kmirror::Kmirror;
 use crate::support::stream::{Mark, Outcome, Spec, Stream};
@@ -44,13 +46,19 @@ pub struct Setup {
     pub heartbeats: bool,
     /// The target topic is created before kmirror starts, with these replicas per partition.
     pub target_replicas: Option<Vec<Vec<i32>>>,
+    /// Bootstrap addresses one by one, for the test's own offset checks (clusters in a
+    /// network namespace are out of the test process's reach: none then).
+    pub seeds: Option<(Vec<String>, Vec<String>)>,
 }
 
 impl Setup {
     pub fn new(source: &Kafka, target: &Kafka) -> Self {
+        let reachable = crate::support::netns::namespace_of(&source.addr()).is_none()
+            && crate::support::netns::namespace_of(&target.addr()).is_none();
         Self {
             source: source.addr(),
             target: target.addr(),
+            seeds: reachable.then(|| (source.seeds(), target.seeds())),
             ..Self::default()
         }
     }
@@ -73,6 +81,8 @@ pub struct Run {
     pub kmirror: Option<Kmirror>,
     config: PathBuf,
     kmirror_ns: Option<String>,
+    seeds: Option<(Vec<String>, Vec<String>)>,
+    partitions: i32,
     started: Instant,
 }
 
@@ -103,6 +113,7 @@ impl Run {
             &format!("source->target.topics = {prefix}.*\n{heartbeats}{}", setup.extra),
         );
         let kmirror_ns = setup.kmirror_ns.clone();
+        let partitions = spec.partitions;
         let kmirror = spawn(kmirror_ns.as_deref(), &config, dir.path());
         let stream = Stream::start(
             &setup.source,
@@ -122,6 +133,8 @@ impl Run {
             kmirror: Some(kmirror),
             config,
             kmirror_ns,
+            seeds: setup.seeds,
+            partitions,
             started: Instant::now(),
         };
         run.sleep(warm_up).await;
@@ -190,6 +203,10 @@ impl Run {
             let _ = std::fs::write(Path::new(&keep).join(format!("{slug}.marks.json")), marks);
         }
         let recovery = outcome.caught_up_after(&fault.end);
+        let lag_zero = match fault.lag_zero {
+            Some(task) => task.await.expect("the offsets watch"),
+            None => None,
+        };
         let row = Row {
             scenario: name,
             fault: fault.what,
@@ -199,6 +216,7 @@ impl Run {
             out_of_order: outcome.verdict.reordered,
             unexpected: outcome.verdict.unexpected,
             recovery,
+            lag_zero,
             fault_seconds: fault.lasted.as_secs_f64(),
             max_delay: outcome.verdict.latency.max(),
             seconds: started.elapsed().as_secs_f64(),
@@ -220,11 +238,16 @@ impl Run {
 }
 
 /// `kmirror run`, in `ns` if given, logging with `KMIRROR_FAULTS_RUST_LOG` as its filter if
-/// set (e.g. `warn,kmirror=debug`).
+/// set (e.g. `warn,kmirror=debug`). `KMIRROR_FAULTS_BIN` names the binary to run instead of
+/// the test build: scripts/faults.sh gives a release build, whose recovery times are those
+/// of production (the unoptimised build forwards fewer batches per second when catching up).
 fn spawn(ns: Option<&str>, config: &Path, dir: &Path) -> Kmirror {
     let filter = std::env::var("KMIRROR_FAULTS_RUST_LOG").ok();
     let env: Vec<(&str, &str)> = filter.iter().map(|f| ("RUST_LOG", f.as_str())).collect();
-    Kmirror::run_in(ns, config, dir, &[], &env)
+    match std::env::var_os("KMIRROR_FAULTS_BIN") {
+        Some(program) => Kmirror::run_program(&program, ns, config, dir, &[], &env),
+        None => Kmirror::run_in(ns, config, dir, &[], &env),
+    }
 }
 
 /// Every kmirror log in `dir`, in start order.
@@ -249,19 +272,83 @@ pub struct Fault {
     pub what: String,
     pub lasted: Duration,
     pub end: Mark,
+    /// Watching the target's end offsets from the fault's end (see [`lag_zero`]).
+    lag_zero: Option<tokio::task::JoinHandle<Option<Duration>>>,
 }
 
 impl Run {
     /// The fault that began at `began` is over: marks what the source holds now.
     pub async fn fault_ended(&mut self, what: impl Into<String>, began: Instant) -> Fault {
         let lasted = began.elapsed();
+        let lag_zero = self.seeds.clone().map(|(source, target)| {
+            tokio::spawn(lag_zero(
+                source,
+                target,
+                self.source_topic.clone(),
+                self.target_topic.clone(),
+                self.partitions,
+            ))
+        });
         let end = self.stream.mark().await;
         Fault {
             what: what.into(),
             lasted,
             end,
+            lag_zero,
         }
     }
+}
+
+/// From now until the target's end offsets reach the source's of now (lag 0, as kmirror's
+/// own lag metric counts it): independent of how fast the test's reader keeps up. The target
+/// topic is written by kmirror alone, each source record once, so its offsets are the
+/// source's. `None` if that takes over three minutes.
+async fn lag_zero(
+    source: Vec<String>,
+    target: Vec<String>,
+    source_topic: String,
+    target_topic: String,
+    partitions: i32,
+) -> Option<Duration> {
+    let start = Instant::now();
+    let config = kmirror::config::ClientConfig {
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(5),
+        ..kmirror::config::ClientConfig::default()
+    };
+    let deadline = start + Duration::from_secs(180);
+    let ends = |cluster: Option<std::sync::Arc<Cluster>>, topic: String| async move {
+        let cluster = cluster?;
+        let _ = cluster.refresh_topics(std::slice::from_ref(&topic)).await;
+        let mut ends = Vec::new();
+        for p in 0..partitions {
+            ends.push(cluster.list_offset(&topic, p, OffsetSpec::Latest).await.ok()?);
+        }
+        Some(ends)
+    };
+    let src = Cluster::bootstrap("check", &source, config.clone()).await.ok();
+    let wanted = loop {
+        if let Some(e) = ends(src.clone(), source_topic.clone()).await {
+            break e;
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut dst = None;
+    while Instant::now() < deadline {
+        if dst.is_none() {
+            dst = Cluster::bootstrap("check", &target, config.clone()).await.ok();
+        }
+        if let Some(got) = ends(dst.clone(), target_topic.clone()).await
+            && got.iter().zip(&wanted).all(|(g, w)| g >= w)
+        {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
 }
 
 /// One line of the Failures table.
@@ -274,8 +361,11 @@ pub struct Row {
     pub duplicated: u64,
     pub out_of_order: u64,
     pub unexpected: u64,
-    /// From the fault's end until the target held every record the source had then.
+    /// From the fault's end until the test's reader had read every record the source had then.
     pub recovery: Option<Duration>,
+    /// From the fault's end until the target's end offsets reached the source's then (lag 0),
+    /// when the test process can reach both clusters.
+    pub lag_zero: Option<Duration>,
     pub fault_seconds: f64,
     /// The longest a record took from its send to its arrival on the target.
     pub max_delay: Option<Duration>,
@@ -285,7 +375,7 @@ pub struct Row {
 impl Row {
     pub fn line(&self) -> String {
         format!(
-            "{}: {} | produced {} | lost {} | duplicated {} | out of order {} | unexpected {} | fault lasted {:.1} s | caught up {} after its end | longest record delay {}",
+            "{}: {} | produced {} | lost {} | duplicated {} | out of order {} | unexpected {} | fault lasted {:.1} s | lag 0 {} after its end | all read {} after its end | longest record delay {}",
             self.scenario,
             self.fault,
             self.produced,
@@ -294,6 +384,8 @@ impl Row {
             self.out_of_order,
             self.unexpected,
             self.fault_seconds,
+            self.lag_zero
+                .map_or_else(|| "-".to_owned(), |d| format!("{:.2} s", d.as_secs_f64())),
             self.recovery
                 .map_or_else(|| "never".to_owned(), |d| format!("{:.2} s", d.as_secs_f64())),
             self.max_delay
@@ -311,6 +403,7 @@ impl Row {
                 "lost": self.lost, "duplicated": self.duplicated, "out_of_order": self.out_of_order,
                 "unexpected": self.unexpected,
                 "recovery_s": self.recovery.map(|d| d.as_secs_f64()),
+                "lag_zero_s": self.lag_zero.map(|d| d.as_secs_f64()),
                 "fault_s": self.fault_seconds,
                 "max_delay_s": self.max_delay.map(|d| d.as_secs_f64()),
                 "seconds": self.seconds,

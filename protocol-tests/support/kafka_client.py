@@ -51,7 +51,9 @@ def create_topic(req):
     admin = AdminClient({"bootstrap.servers": req["bootstrap"], **COMMON, **req.get("security", {})})
     if req.get("replicas"):
         # Explicit replicas per partition, the first one its preferred leader.
-        topic = NewTopic(req["topic"], replica_assignment=req["replicas"], config=req.get("config", {}))
+        # librdkafka wants the partition count spelled out with an assignment.
+        topic = NewTopic(req["topic"], num_partitions=len(req["replicas"]), replica_assignment=req["replicas"],
+                         config=req.get("config", {}))
     else:
         # Replication factor -1: the cluster's default.replication.factor (KIP-464).
         topic = NewTopic(req["topic"], num_partitions=req["partitions"],

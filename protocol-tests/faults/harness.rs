@@ -422,6 +422,10 @@ impl Row {
 /// A scenario whose records cannot all arrive (the source lost them): its row says what
 /// kmirror stopped on (`detected`), with the line it logged as `detail`.
 pub fn report_detected(scenario: &'static str, produced: u64, detected: &str, detail: &str) {
+    // Without the terminal colours of kmirror's log line.
+    let detail = regex::Regex::new("\x1b\\[[0-9;]*m")
+        .expect("regex")
+        .replace_all(detail, "");
     eprintln!("FAULT {scenario}: produced {produced} | stopped: {detected} | {detail}");
     if let Ok(path) = std::env::var("KMIRROR_FAULTS_REPORT") {
         let v = json!({"scenario": scenario, "produced": produced, "detected": detected, "detail": detail});

@@ -220,16 +220,20 @@ async fn source_retention_deletes_what_was_not_replicated() {
     )
     .await;
     assert!(kmirror.has_exited().is_none(), "kmirror exited:\n{log}");
-    eprintln!(
-        "retention moved the source's log start to {log_start}; kmirror: {}",
-        log.lines()
-            .find(|l| l.contains("no longer on the source"))
-            .unwrap_or_default()
-    );
     assert_eq!(
         latest(&dst, &tt, 0).await,
         100,
         "the target got records past the gap:\n{log}"
+    );
+    report_detected(
+        "source retention past kmirror's position",
+        3100,
+        &format!(
+            "SourceDataLost at offset 100 (source log start {log_start}), target kept offsets 0..100 only"
+        ),
+        log.lines()
+            .find(|l| l.contains("no longer on the source"))
+            .unwrap_or_default(),
     );
     kmirror.stop_cleanly().await;
 }

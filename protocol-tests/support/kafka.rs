@@ -372,9 +372,16 @@ impl Kafka {
             }
             let node = &mut self.nodes[i];
             if let Some(status) = node.jvm.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                // The cause is usually an ERROR far above the shutdown lines of the tail.
+                let errors: Vec<&str> = log
+                    .lines()
+                    .filter(|l| l.contains("ERROR") || l.contains("Exception"))
+                    .take(10)
+                    .collect();
                 panic!(
-                    "Kafka node {} exited ({status}) while starting:\n{}",
+                    "Kafka node {} exited ({status}) while starting:\n{}\n...\n{}",
                     node.id,
+                    errors.join("\n"),
                     tail(&log, 60)
                 );
             }

@@ -33,7 +33,8 @@ use super::fetcher::Fetcher;
 use super::producer::AckResult;
 use super::producer::Producer;
 use super::recovery::Recovery;
-use crate::cluster::{Backoff, ClusterError, OffsetSpec, TopicId};
+use super::topic_identity::TopicIdentity;
+use crate::cluster::{Backoff, ClusterError, OffsetSpec};
 use crate::error::Side;
 use crate::metrics;
 use crate::offsets::mm2::{AckedBatch, RecordOffsets, SyncOutbox};
@@ -101,7 +102,7 @@ pub(crate) struct PartitionTask {
     key: PartitionKey,
     /// The source topic's id when the task began: a different one later means the topic was
     /// deleted and created again, and its offsets no longer mean what the target holds.
-    source_topic_id: Option<TopicId>,
+    source_topic_id: TopicIdentity,
 }
 
 impl PartitionTask {
@@ -111,13 +112,7 @@ impl PartitionTask {
             topic: source_topic.to_owned(),
             partition,
         };
-        // The flow's plan refreshed the source metadata just before it created this task.
-        let source_topic_id = ctx
-            .source
-            .metadata()
-            .topics
-            .get(source_topic)
-            .and_then(|t| t.topic_id);
+        let source_topic_id = TopicIdentity::noted(&ctx.source, source_topic);
         Self {
             ctx,
             source_topic: source_topic.into(),
@@ -125,30 +120,6 @@ impl PartitionTask {
             partition,
             key,
             source_topic_id,
-        }
-    }
-
-    /// Fails if the latest source metadata shows the topic under another id than at the task's
-    /// start (a topic absent from it, or without an id, passes: it may be back in a moment).
-    fn check_topic_id(&self, offset: i64) -> Result<(), ReplicationError> {
-        let now = self
-            .ctx
-            .source
-            .metadata()
-            .topics
-            .get(&*self.source_topic)
-            .filter(|t| t.error.is_ok())
-            .and_then(|t| t.topic_id);
-        match (self.source_topic_id, now) {
-            (Some(old), Some(new)) if old != new => Err(ReplicationError::SourceTopicRecreated {
-                partition: self.describe(),
-                cluster: self.ctx.source.name().to_owned(),
-                topic: self.source_topic.to_string(),
-                offset,
-                old,
-                new,
-            }),
-            _ => Ok(()),
         }
     }
 
@@ -415,7 +386,8 @@ impl Session<'_> {
             // Before every fetch: metadata is refreshed after each failed one (a deleted
             // topic's fetches fail), so a topic created again is seen before its offsets are
             // read as the old topic's.
-            t.check_topic_id(self.fetch_offset)?;
+            t.source_topic_id
+                .check(&ctx.source, &t.source_topic, || t.describe(), self.fetch_offset)?;
             if let Some(cause) = self.settle(frontier, false).await? {
                 return Ok(End::Recover(cause));
             }
@@ -454,7 +426,12 @@ impl Session<'_> {
                     // A topic created again is usually shorter than the old one: tell that
                     // apart from retention by its id.
                     let _ = ctx.source.refresh_topics(&[t.source_topic.to_string()]).await;
-                    t.check_topic_id(self.fetch_offset)?;
+                    t.source_topic_id.check(
+                        &ctx.source,
+                        &t.source_topic,
+                        || t.describe(),
+                        self.fetch_offset,
+                    )?;
                     return Err(ReplicationError::SourceDataLost {
                         partition: t.describe(),
                         offset: self.fetch_offset,

@@ -17,6 +17,7 @@ mod bench;
 mod client;
 mod codecs;
 mod fake_broker;
+mod faults;
 mod fuzz_corpus;
 mod groups;
 mod kafka_compaction;

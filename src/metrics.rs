@@ -53,7 +53,7 @@ pub const BUDGET_BYTES: &str = "kmirror_memory_budget_bytes";
 pub const THROTTLE: &str = "kmirror_throttle_seconds";
 /// 1 for each partition stopped for good (`partition_failure = stop-partition`), labelled
 /// with flow, topic, partition and `reason` (target_refused, source_refused, corrupt_batch,
-/// undecodable_batch, gapped_batch, source_data_lost, target_diverged, panic); stays until
+/// undecodable_batch, gapped_batch, source_data_lost, source_topic_recreated, target_diverged, panic); stays until
 /// the process restarts.
 pub const PARTITION_STOPPED: &str = "kmirror_partition_stopped";
 /// The source offset a stopped partition stopped at: the first one not replicated, where it

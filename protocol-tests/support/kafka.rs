@@ -43,6 +43,11 @@ pub struct KafkaOptions {
     pub properties: Vec<String>,
     /// Maximum heap per node, for `-Xmx`.
     pub heap: String,
+    /// Run the nodes in a network namespace of the fault suite ([`super::netns`]), listening
+    /// on its address there instead of 127.0.0.1. Such a cluster is reached from processes in
+    /// that namespace (the Python client is, through the namespace's registry), never from the
+    /// test process: [`Kafka::client`] cannot reach it.
+    pub netns: Option<super::netns::Place>,
 }
 
 impl Default for KafkaOptions {
@@ -51,6 +56,7 @@ impl Default for KafkaOptions {
             version: None,
             properties: Vec::new(),
             heap: "512m".to_owned(),
+            netns: None,
         }
     }
 }
@@ -66,6 +72,12 @@ impl KafkaOptions {
 
     pub fn with(mut self, property: &str) -> Self {
         self.properties.push(property.to_owned());
+        self
+    }
+
+    /// The nodes run in `place`'s network namespace, on its address.
+    pub fn in_netns(mut self, place: super::netns::Place) -> Self {
+        self.netns = Some(place);
         self
     }
 }
@@ -180,6 +192,9 @@ pub struct Kafka {
     pki: Arc<Pki>,
     version: String,
     heap: String,
+    /// The address every listener binds (127.0.0.1 unless the nodes run in a namespace).
+    host: String,
+    netns: Option<super::netns::Place>,
     _dir: tempfile::TempDir,
 }
 
@@ -213,11 +228,15 @@ impl Kafka {
             home.display()
         );
         let pki = Arc::new(Pki::write(dir.path()));
+        let host = options
+            .netns
+            .as_ref()
+            .map_or_else(|| "127.0.0.1".to_owned(), |p| p.host.clone());
         let ports: Vec<Ports> = (0..count).map(|_| Ports::free()).collect();
         let voters = ports
             .iter()
             .enumerate()
-            .map(|(i, p)| format!("{}@127.0.0.1:{}", i + 1, p.controller))
+            .map(|(i, p)| format!("{}@{host}:{}", i + 1, p.controller))
             .collect::<Vec<_>>()
             .join(",");
         let cluster_id = random_uuid();
@@ -228,7 +247,7 @@ impl Kafka {
             std::fs::create_dir_all(&node_dir).expect("node dir");
             let mut props = std::fs::read_to_string(repo().join("scripts/kafka/base.properties"))
                 .expect("scripts/kafka/base.properties");
-            props.push_str(&node_properties(id, p, &voters, &node_dir, &pki));
+            props.push_str(&node_properties(id, p, &host, &voters, &node_dir, &pki));
             if count > 1 {
                 props.push_str(&replicated_properties(count));
             }
@@ -252,6 +271,8 @@ impl Kafka {
             pki,
             version,
             heap: options.heap,
+            host,
+            netns: options.netns,
             _dir: dir,
         };
         for i in 0..kafka.nodes.len() {
@@ -268,7 +289,10 @@ impl Kafka {
     }
 
     fn node_sh(&self) -> Command {
-        let mut c = Command::new(repo().join("scripts/kafka/node.sh"));
+        let mut c = super::netns::command(
+            self.netns.as_ref().map(|p| p.ns.as_str()),
+            repo().join("scripts/kafka/node.sh"),
+        );
         c.env("KMIRROR_KAFKA_VERSION", &self.version)
             .env("KMIRROR_KAFKA_HEAP", &self.heap)
             .env("KMIRROR_TOOLS", super::tools_dir())
@@ -348,9 +372,16 @@ impl Kafka {
             }
             let node = &mut self.nodes[i];
             if let Some(status) = node.jvm.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                // The cause is usually an ERROR far above the shutdown lines of the tail.
+                let errors: Vec<&str> = log
+                    .lines()
+                    .filter(|l| l.contains("ERROR") || l.contains("Exception"))
+                    .take(10)
+                    .collect();
                 panic!(
-                    "Kafka node {} exited ({status}) while starting:\n{}",
+                    "Kafka node {} exited ({status}) while starting:\n{}\n...\n{}",
                     node.id,
+                    errors.join("\n"),
                     tail(&log, 60)
                 );
             }
@@ -368,6 +399,17 @@ impl Kafka {
     /// controller quorum).
     async fn wait_brokers(&self, count: usize) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        if self.netns.is_some() {
+            // Out of the test process's reach: asked from inside the namespace.
+            while super::pyclient::broker_count(&self.addr()).await < count {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the metadata did not list {count} brokers within 60 s"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            return;
+        }
         loop {
             if let Ok(c) = Cluster::bootstrap("kafka-testkit", &self.seeds(), quick()).await {
                 if c.metadata().brokers.len() >= count {
@@ -402,14 +444,14 @@ impl Kafka {
 
     /// PLAINTEXT bootstrap addresses of every node, comma-separated.
     pub fn addr(&self) -> String {
-        self.listeners(|p| p.plaintext, "127.0.0.1")
+        self.listeners(|p| p.plaintext, &self.host)
     }
 
     /// The PLAINTEXT addresses one by one (kmirror's `Cluster::bootstrap` seeds).
     pub fn seeds(&self) -> Vec<String> {
         self.nodes
             .iter()
-            .map(|n| format!("127.0.0.1:{}", n.ports.plaintext))
+            .map(|n| format!("{}:{}", self.host, n.ports.plaintext))
             .collect()
     }
 
@@ -430,7 +472,7 @@ impl Kafka {
 
     /// SASL_PLAINTEXT listener: SCRAM-SHA-512 only.
     pub fn sasl_plaintext_addr(&self) -> String {
-        self.listeners(|p| p.sasl_plaintext, "127.0.0.1")
+        self.listeners(|p| p.sasl_plaintext, &self.host)
     }
 
     /// A kmirror cluster handle on the PLAINTEXT listeners.
@@ -484,6 +526,22 @@ impl Kafka {
         );
         self.spawn(i);
         self.wait_started(i).await;
+    }
+
+    /// Starts killed nodes together (a controller quorum forms only once a majority runs)
+    /// and waits until each has started.
+    pub async fn start_nodes(&mut self, nodes: &[usize]) {
+        for &i in nodes {
+            assert!(
+                self.nodes[i].jvm.is_none(),
+                "node {} is running",
+                self.nodes[i].id
+            );
+            self.spawn(i);
+        }
+        for &i in nodes {
+            self.wait_started(i).await;
+        }
     }
 
     /// Kills node `i` and starts it again.
@@ -548,7 +606,7 @@ fn random_uuid() -> String {
 /// Listeners, certificates and SASL of one node, and no time-based retention: tests write
 /// records with timestamps from 2001 and 2023, which the default seven days would delete at
 /// the next retention check (every five minutes), shared brokers live longer than that.
-fn node_properties(id: i32, p: &Ports, voters: &str, dir: &Path, pki: &Pki) -> String {
+fn node_properties(id: i32, p: &Ports, host: &str, voters: &str, dir: &Path, pki: &Pki) -> String {
     let jaas_scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;";
     let jaas_plain = format!(
         "org.apache.kafka.common.security.plain.PlainLoginModule required user_{USER}=\"{PASSWORD}\";"
@@ -557,8 +615,8 @@ fn node_properties(id: i32, p: &Ports, voters: &str, dir: &Path, pki: &Pki) -> S
         "\n# node {id}\n\
          node.id={id}\n\
          controller.quorum.voters={voters}\n\
-         listeners=PLAINTEXT://127.0.0.1:{plain},SSL://127.0.0.1:{ssl},MTLS://127.0.0.1:{mtls},SASL_SSL://127.0.0.1:{sasl_ssl},SASL_PLAINTEXT://127.0.0.1:{sasl_plain},CONTROLLER://127.0.0.1:{controller}\n\
-         advertised.listeners=PLAINTEXT://127.0.0.1:{plain},SSL://localhost:{ssl},MTLS://localhost:{mtls},SASL_SSL://localhost:{sasl_ssl},SASL_PLAINTEXT://127.0.0.1:{sasl_plain}\n\
+         listeners=PLAINTEXT://{host}:{plain},SSL://{host}:{ssl},MTLS://{host}:{mtls},SASL_SSL://{host}:{sasl_ssl},SASL_PLAINTEXT://{host}:{sasl_plain},CONTROLLER://{host}:{controller}\n\
+         advertised.listeners=PLAINTEXT://{host}:{plain},SSL://localhost:{ssl},MTLS://localhost:{mtls},SASL_SSL://localhost:{sasl_ssl},SASL_PLAINTEXT://{host}:{sasl_plain}\n\
          listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,MTLS:SSL,SASL_SSL:SASL_SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT\n\
          log.dirs={data}\n\
          log.retention.ms=-1\n\

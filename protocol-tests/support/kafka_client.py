@@ -5,7 +5,8 @@ Subcommands read a JSON request on stdin and print a JSON answer on stdout; bina
 travel as hex strings so that any byte survives. Headers are lists of [key, value] pairs,
 in order, duplicates kept, value null for a null header value.
 
-  create-topic  {"bootstrap", "topic", "partitions", "replication_factor"?, "config"?: {...}}
+  create-topic  {"bootstrap", "topic", "partitions", "replication_factor"?, "config"?: {...},
+                 "replicas"?: [[broker ids] per partition]}
   produce       {"bootstrap", "topic", "partition", "config": {...}, "records": [
                    {"key": hex|null, "value": hex|null, "headers": [[k, hex|null]], "timestamp": ms|null}]}
                 -> {"offsets": [...]}
@@ -16,6 +17,8 @@ in order, duplicates kept, value null for a null header value.
   commit        {"bootstrap", "group", "offsets": [[topic, partition, offset]]} -> {"committed"}
   committed     {"bootstrap", "group"} -> {"offsets": [[topic, partition, offset]]}
   describe      {"bootstrap", "topic"} -> {"partitions": [{"partition", "leader", "replicas", "isr"}]}
+  brokers       {"bootstrap"} -> {"brokers": n} (0 while the cluster does not answer)
+  delete-topic  {"bootstrap", "topic"} -> {"deleted"}: returns once the cluster no longer lists it
   member        {"bootstrap", "group", "topic", "protocol": "classic"|"consumer"} on the first
                 line of stdin: joins the group (KIP-848 with "consumer"), prints "joined" once it
                 has partitions, stays (committing nothing) until stdin closes, then leaves and
@@ -46,9 +49,15 @@ def hexed(v):
 
 def create_topic(req):
     admin = AdminClient({"bootstrap.servers": req["bootstrap"], **COMMON, **req.get("security", {})})
-    # Replication factor -1: the cluster's default.replication.factor (KIP-464).
-    topic = NewTopic(req["topic"], num_partitions=req["partitions"],
-                     replication_factor=req.get("replication_factor", -1), config=req.get("config", {}))
+    if req.get("replicas"):
+        # Explicit replicas per partition, the first one its preferred leader.
+        # librdkafka wants the partition count spelled out with an assignment.
+        topic = NewTopic(req["topic"], num_partitions=len(req["replicas"]), replica_assignment=req["replicas"],
+                         config=req.get("config", {}))
+    else:
+        # Replication factor -1: the cluster's default.replication.factor (KIP-464).
+        topic = NewTopic(req["topic"], num_partitions=req["partitions"],
+                         replication_factor=req.get("replication_factor", -1), config=req.get("config", {}))
     futures = admin.create_topics([topic])
     for _, f in futures.items():
         f.result(timeout=30)
@@ -206,6 +215,27 @@ def describe(req):
     return {"partitions": sorted(out, key=lambda p: p["partition"])}
 
 
+def brokers(req):
+    admin = AdminClient({"bootstrap.servers": req["bootstrap"], **COMMON})
+    try:
+        return {"brokers": len(admin.list_topics(timeout=5).brokers)}
+    except KafkaException:
+        return {"brokers": 0}
+
+
+def delete_topic(req):
+    import time
+    admin = AdminClient({"bootstrap.servers": req["bootstrap"], **COMMON})
+    for _, f in admin.delete_topics([req["topic"]], operation_timeout=30).items():
+        f.result(timeout=60)
+    deadline = time.time() + 60
+    while req["topic"] in admin.list_topics(timeout=10).topics:
+        if time.time() > deadline:
+            raise SystemExit(f"{req['topic']} still listed 60 s after its deletion")
+        time.sleep(0.2)
+    return {"deleted": req["topic"]}
+
+
 def member(req):
     import threading
     conf = {"bootstrap.servers": req["bootstrap"], **COMMON, "group.id": req["group"],
@@ -230,7 +260,8 @@ def main():
         member(json.loads(sys.stdin.readline()))
         return
     commands = {"create-topic": create_topic, "produce": produce, "produce-seq": produce_seq, "consume": consume,
-                "commit": commit, "committed": committed, "describe": describe}
+                "commit": commit, "committed": committed, "describe": describe, "brokers": brokers,
+                "delete-topic": delete_topic}
     if len(sys.argv) != 2 or sys.argv[1] not in commands:
         raise SystemExit(f"usage: kafka_client.py {{{'|'.join(commands)}|member}} < request.json")
     answer = commands[sys.argv[1]](json.load(sys.stdin))

@@ -24,11 +24,28 @@ impl Kmirror {
 
     /// [`Kmirror::run_with`] with environment variables set for the child.
     pub fn run_with_env(config: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::run_in(None, config, dir, args, env)
+    }
+
+    /// [`Kmirror::run_with_env`] inside network namespace `ns` (see `super::netns`).
+    pub fn run_in(ns: Option<&str>, config: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::run_program(env!("CARGO_BIN_EXE_kmirror").as_ref(), ns, config, dir, args, env)
+    }
+
+    /// [`Kmirror::run_in`] with another kmirror binary (a release build, for timings).
+    pub fn run_program(
+        program: &std::ffi::OsStr,
+        ns: Option<&str>,
+        config: &Path,
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
         let log = dir.join(format!("kmirror-{}.log", N.fetch_add(1, Ordering::Relaxed)));
         let file = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_kmirror"))
+        let child = super::netns::command(ns, program)
             .args(["run", "--config"])
             .arg(config)
             .args(args)

@@ -4,7 +4,9 @@
 pub mod kafka;
 pub mod kmirror;
 pub mod mm2;
+pub mod netns;
 pub mod pyclient;
+pub mod stream;
 
 use std::path::PathBuf;
 use std::time::Duration;

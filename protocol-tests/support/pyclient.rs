@@ -71,7 +71,9 @@ fn python_once(args: &[std::ffi::OsString], request: &Value) -> Result<Value, St
         "{} missing: run scripts/install-test-deps.sh",
         python.display()
     );
-    let mut child = Command::new(python)
+    // A cluster in a network namespace of the fault suite is reached from inside it.
+    let ns = request["bootstrap"].as_str().and_then(super::netns::namespace_of);
+    let mut child = super::netns::command(ns.as_deref(), python)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -111,6 +113,16 @@ pub async fn create_topic_with(bootstrap: &str, topic: &str, partitions: i32, co
     let _ = run_async(
         "create-topic",
         json!({"bootstrap": bootstrap, "topic": topic, "partitions": partitions, "config": config}),
+    )
+    .await;
+}
+
+/// Creates `topic` with the given replicas for each partition (the first one its preferred
+/// leader).
+pub async fn create_topic_on(bootstrap: &str, topic: &str, replicas: &[Vec<i32>]) {
+    let _ = run_async(
+        "create-topic",
+        json!({"bootstrap": bootstrap, "topic": topic, "partitions": replicas.len(), "replicas": replicas}),
     )
     .await;
 }
@@ -207,6 +219,17 @@ pub struct PartitionReplicas {
 pub async fn describe_topic(bootstrap: &str, topic: &str) -> Vec<PartitionReplicas> {
     let answer = run_async("describe", json!({"bootstrap": bootstrap, "topic": topic})).await;
     serde_json::from_value(answer["partitions"].clone()).expect("partitions")
+}
+
+/// Deletes `topic` and returns once the cluster no longer lists it.
+pub async fn delete_topic(bootstrap: &str, topic: &str) {
+    let _ = run_async("delete-topic", json!({"bootstrap": bootstrap, "topic": topic})).await;
+}
+
+/// The number of brokers the cluster's metadata lists.
+pub async fn broker_count(bootstrap: &str) -> usize {
+    let answer = run_async("brokers", json!({"bootstrap": bootstrap})).await;
+    answer["brokers"].as_u64().unwrap_or(0) as usize
 }
 
 /// The committed offsets of `group`, sorted.

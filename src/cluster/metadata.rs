@@ -43,8 +43,30 @@ pub struct TopicMetadata {
     pub name: String,
     pub error: ErrorCode,
     pub is_internal: bool,
+    /// The id the cluster gave the topic when it was created (Metadata v10+), `None` when the
+    /// broker does not tell it. A topic deleted and created again under the same name gets a
+    /// new one.
+    pub topic_id: Option<TopicId>,
     /// Indexed by partition number.
     pub partitions: Vec<PartitionMetadata>,
+}
+
+/// A topic id, shown as Kafka's tools show it (URL-safe base64 without padding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TopicId(u128);
+
+impl TopicId {
+    /// `None` for the zero id, which means "not known" on the wire.
+    pub fn new(id: u128) -> Option<Self> {
+        (id != 0).then_some(Self(id))
+    }
+}
+
+impl std::fmt::Display for TopicId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use base64::Engine as _;
+        f.write_str(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.0.to_be_bytes()))
+    }
 }
 
 /// Why a topic-partition cannot be routed right now.
@@ -131,6 +153,7 @@ pub fn process_metadata_response(response: &MetadataResponse, generation: u64) -
                     name,
                     error: ErrorCode(t.error_code),
                     is_internal: t.is_internal,
+                    topic_id: TopicId::new(t.topic_id.as_u128()),
                     partitions,
                 },
             ))
@@ -250,6 +273,17 @@ mod tests {
             s.leader("nope", 0),
             Err(RoutingError::UnknownTopic { .. })
         ));
+    }
+
+    #[test]
+    fn topic_ids_show_as_kafka_tools_do() {
+        assert_eq!(TopicId::new(0), None);
+        let id = TopicId::new(0x0011_2233_4455_6677_8899_aabb_ccdd_eeff).unwrap();
+        assert_eq!(id.to_string(), "ABEiM0RVZneImaq7zN3u_w");
+        assert_eq!(
+            process_metadata_response(&response(), 1).topics["orders"].topic_id,
+            None
+        );
     }
 
     #[test]

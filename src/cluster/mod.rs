@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 pub use backoff::Backoff;
 pub use error::ClusterError;
-pub use metadata::{BrokerMetadata, MetadataSnapshot, RoutingError};
+pub use metadata::{BrokerMetadata, MetadataSnapshot, RoutingError, TopicId};
 pub use partition::{FetchOptions, FetchedPartition, IsolationLevel, OffsetSpec, ProduceAck};
 
 use crate::config::ClientConfig;

@@ -39,7 +39,9 @@ impl Default for ClientConfig {
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             max_in_flight: 16,
             reconnect_backoff: Duration::from_millis(50),
-            reconnect_backoff_max: Duration::from_secs(5),
+            // Kafka's `reconnect.backoff.max.ms` default: a broker that is back is found
+            // within a second.
+            reconnect_backoff_max: Duration::from_secs(1),
             request_retries: 8,
             security: Security::default(),
         }

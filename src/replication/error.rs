@@ -1,6 +1,6 @@
 use thiserror::Error;
 
-use crate::cluster::ClusterError;
+use crate::cluster::{ClusterError, TopicId};
 use crate::error::Side;
 use crate::offsets::OffsetsError;
 use crate::protocol::batch::BatchError;
@@ -39,6 +39,17 @@ pub enum ReplicationError {
         "{partition}: source offset {offset} is no longer on the source (deleted by retention, or the topic was recreated); the records up to there were never replicated and kmirror will not skip them silently"
     )]
     SourceDataLost { partition: String, offset: i64 },
+    #[error(
+        "{partition}: source cluster {cluster} deleted topic {topic} and created it again (topic id {old} became {new}); the new topic's records are not those the target holds up to source offset {offset}, and kmirror will not mix them into it (delete or rename the target topic and this partition's state to replicate the new topic from its start)"
+    )]
+    SourceTopicRecreated {
+        partition: String,
+        cluster: String,
+        topic: String,
+        offset: i64,
+        old: TopicId,
+        new: TopicId,
+    },
     #[error("{partition}: {source}")]
     Offsets {
         partition: String,

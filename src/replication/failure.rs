@@ -44,6 +44,7 @@ pub(crate) fn scope(e: &ReplicationError) -> Scope {
         ReplicationError::Renumber { .. } => Scope::Partition("undecodable_batch"),
         ReplicationError::GappedBatch { .. } => Scope::Partition("gapped_batch"),
         ReplicationError::SourceDataLost { .. } => Scope::Partition("source_data_lost"),
+        ReplicationError::SourceTopicRecreated { .. } => Scope::Partition("source_topic_recreated"),
         ReplicationError::Panicked { .. } => Scope::Partition("panic"),
         ReplicationError::Cluster { side, source } => cluster_scope(*side, source),
         ReplicationError::Offsets { source, .. } => match **source {
@@ -83,7 +84,8 @@ pub(crate) fn source_offset(e: &ReplicationError) -> Option<i64> {
         ReplicationError::Batch { offset, .. }
         | ReplicationError::Renumber { offset, .. }
         | ReplicationError::GappedBatch { offset, .. }
-        | ReplicationError::SourceDataLost { offset, .. } => Some(*offset),
+        | ReplicationError::SourceDataLost { offset, .. }
+        | ReplicationError::SourceTopicRecreated { offset, .. } => Some(*offset),
         ReplicationError::Cluster {
             side: Side::Source,
             source: ClusterError::Partition { offset, .. },

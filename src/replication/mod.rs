@@ -28,6 +28,7 @@ mod producer;
 mod progress;
 mod recovery;
 pub mod topic_configs;
+mod topic_identity;
 pub mod topics;
 
 pub use error::ReplicationError;

@@ -33,6 +33,7 @@ use super::fetcher::Fetcher;
 use super::producer::AckResult;
 use super::producer::Producer;
 use super::recovery::Recovery;
+use super::topic_identity::TopicIdentity;
 use crate::cluster::{Backoff, ClusterError, OffsetSpec};
 use crate::error::Side;
 use crate::metrics;
@@ -49,6 +50,12 @@ use crate::protocol::trim;
 /// Kafka brokers remember the last five batches per producer and partition; more in flight
 /// would defeat their ordering checks.
 const MAX_IN_FLIGHT_PER_PARTITION: usize = 5;
+
+/// Delays between a partition's attempts after failures: doubling from the first to the
+/// longest, as Kafka's clients do (`retry.backoff.ms`, `retry.backoff.max.ms`: 100 ms and 1 s,
+/// KIP-580). The longest delay bounds how late a partition notices that a failure is over.
+const RETRY_BACKOFF: Duration = Duration::from_millis(100);
+const RETRY_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// The acknowledged frontier: what the offset store knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +100,9 @@ pub(crate) struct PartitionTask {
     target_topic: Arc<str>,
     partition: i32,
     key: PartitionKey,
+    /// The source topic's id when the task began: a different one later means the topic was
+    /// deleted and created again, and its offsets no longer mean what the target holds.
+    source_topic_id: TopicIdentity,
 }
 
 impl PartitionTask {
@@ -102,12 +112,14 @@ impl PartitionTask {
             topic: source_topic.to_owned(),
             partition,
         };
+        let source_topic_id = TopicIdentity::noted(&ctx.source, source_topic);
         Self {
             ctx,
             source_topic: source_topic.into(),
             target_topic: target_topic.into(),
             partition,
             key,
+            source_topic_id,
         }
     }
 
@@ -132,10 +144,18 @@ impl PartitionTask {
             },
             None => self.baseline().await?,
         };
-        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
+        let mut backoff = Backoff::new(RETRY_BACKOFF, RETRY_BACKOFF_MAX);
         let mut new_identity = false;
         loop {
-            match self.session(&mut frontier, new_identity, &mut shutdown).await? {
+            let before = frontier.resume_offset;
+            let end = self.session(&mut frontier, new_identity, &mut shutdown).await?;
+            if frontier.resume_offset != before {
+                // The session got batches acknowledged: a new failure is a new episode, not
+                // one more attempt of the last (else every recovery of a long-running
+                // process would end up waiting the longest delay).
+                backoff.reset();
+            }
+            match end {
                 End::Shutdown => return Ok(()),
                 End::Recover(Recovery {
                     cause,
@@ -199,7 +219,7 @@ impl PartitionTask {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, ClusterError>>,
     {
-        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
+        let mut backoff = Backoff::new(RETRY_BACKOFF, RETRY_BACKOFF_MAX);
         loop {
             match f().await {
                 Ok(v) => return Ok(v),
@@ -363,6 +383,11 @@ impl Session<'_> {
             if *shutdown.borrow() {
                 return Ok(End::Shutdown);
             }
+            // Before every fetch: metadata is refreshed after each failed one (a deleted
+            // topic's fetches fail), so a topic created again is seen before its offsets are
+            // read as the old topic's.
+            t.source_topic_id
+                .check(&ctx.source, &t.source_topic, || t.describe(), self.fetch_offset)?;
             if let Some(cause) = self.settle(frontier, false).await? {
                 return Ok(End::Recover(cause));
             }
@@ -398,6 +423,15 @@ impl Session<'_> {
             let (fetched, hold) = match fetched {
                 Ok(f) => f,
                 Err(e) if e.error_code() == Some(ErrorCode(errors::OFFSET_OUT_OF_RANGE)) => {
+                    // A topic created again is usually shorter than the old one: tell that
+                    // apart from retention by its id.
+                    let _ = ctx.source.refresh_topics(&[t.source_topic.to_string()]).await;
+                    t.source_topic_id.check(
+                        &ctx.source,
+                        &t.source_topic,
+                        || t.describe(),
+                        self.fetch_offset,
+                    )?;
                     return Err(ReplicationError::SourceDataLost {
                         partition: t.describe(),
                         offset: self.fetch_offset,

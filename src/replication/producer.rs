@@ -166,7 +166,16 @@ async fn run(
                     drop(in_flight.spawn(complete(cluster.clone(), version, sent, asks, started)));
                 }
                 Err(e) => {
-                    for ask in asks {
+                    // The broker cannot be reached: the batches waiting for it would each
+                    // wait out a reconnect delay only to fail the same way, and their
+                    // partitions wait for all of them before they can start again.
+                    let unreachable = matches!(e, ClusterError::Connection { .. });
+                    let waiting = if unreachable {
+                        std::mem::take(&mut pending)
+                    } else {
+                        VecDeque::new()
+                    };
+                    for ask in asks.into_iter().chain(waiting) {
                         let _ = ask.reply.send(Err(e.clone()));
                     }
                 }

@@ -15,8 +15,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A free port below the kernel's ephemeral range: a port handed out for port 0 can be handed
+# again to the local end of an outgoing connection before the broker binds it.
 kafka_free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    python3 - <<'PY'
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(1000):
+    port = random.randrange(10000, low if low > 11000 else 32768)
+    try:
+        socket.create_server(("127.0.0.1", port)).close()
+        print(port)
+        break
+    except OSError:
+        pass
+PY
 }
 
 start_broker() { # name port [property=value ...]

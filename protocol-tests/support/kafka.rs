@@ -103,12 +103,31 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A free port for a broker listener, below the kernel's ephemeral range
+/// (`net.ipv4.ip_local_port_range`, 32768-60999 by default). A port the kernel hands out for
+/// port 0 is free only until it hands the same port to the local end of some outgoing
+/// connection, and a broker then failed to start with "Address already in use" before it had
+/// bound it. Ports below the range go only to whoever asks for them by number; this process
+/// walks them from a point that depends on its pid, and checks each is free when it picks it.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOWEST: u32 = 10_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let below = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .filter(|low| *low > LOWEST + 1_000)
+        .unwrap_or(32_768);
+    let span = below - LOWEST;
+    let start = std::process::id().wrapping_mul(7_919) % span;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(LOWEST + (start + n) % span).expect("below 65536");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between {LOWEST} and {below}");
 }
 
 /// The ports of one node, one per listener.

@@ -504,6 +504,7 @@ def run_tool(o, cls, ds, topic, payload, sent, groups, script):
         "mb_s": payload / 1e6 / secs,
         "rec_s": count / secs,
         "cpu_start": caught["first"]["cpu"],
+        "cpu_all": caught["last"]["cpu"],
         "cpu_gb": (caught["last"]["cpu"] - caught["first"]["cpu"]) / (payload / 1e9),
         "rss": rss,
         "p50": lv["p50_ms"],
@@ -522,11 +523,12 @@ def table(ds, payload, rows):
           f"{settings.get('compression.type')}, linger.ms {settings.get('linger.ms')}; "
           f"{payload / 1e6:.1f} MB of keys and values; latency at {rate} records/s for {LATENCY_SECONDS} s\n")
     print("| replicator | catch-up MB/s | records/s | CPU s/GB | start-up CPU s | peak RSS MiB | "
-          "latency p50 ms | p99 ms | first record after s | all records after s | lost | duplicated | out of order |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "latency p50 ms | p99 ms | first record after s | all records after s | CPU s in all | lost | duplicated | "
+          "out of order |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['tool']} | {r['mb_s']:.1f} | {r['rec_s']:,.0f} | {r['cpu_gb']:.1f} | {r['cpu_start']:.1f} | "
-              f"{r['rss']:.0f} | {r['p50']} | {r['p99']} | {r['first_s']:.1f} | {r['done_s']:.1f} | {r['lost']} | {r['dup']} | {r['order']} |")
+              f"{r['rss']:.0f} | {r['p50']} | {r['p99']} | {r['first_s']:.1f} | {r['done_s']:.1f} | {r['cpu_all']:.2f} | {r['lost']} | {r['dup']} | {r['order']} |")
     by = {r["tool"]: r for r in rows}
     k, m = by.get("kmirror"), by.get("MirrorMaker 2")
     if k and m:

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 
 mod offsets;
+mod table;
 mod takeover;
 
 use crate::cluster::{Cluster, FetchOptions, IsolationLevel, OffsetSpec};

@@ -66,31 +66,7 @@ pub(super) fn format_table(rows: &[Row]) -> String {
             ]
         })
         .collect();
-    let mut widths = header.map(str::len);
-    for row in &cells {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    // Text columns left-aligned, numbers right-aligned; no padding after the last column.
-    let line = |cols: [&str; 7]| {
-        let mut s = String::new();
-        for (i, (c, w)) in cols.iter().zip(widths).enumerate() {
-            let cell = match i {
-                6 => (*c).to_owned(),
-                0 | 3 => format!("{c:<w$}  "),
-                _ => format!("{c:>w$}  "),
-            };
-            s.push_str(&cell);
-        }
-        s.push('\n');
-        s
-    };
-    let mut out = line(header);
-    for row in &cells {
-        out.push_str(&line(std::array::from_fn(|i| row[i].as_str())));
-    }
-    out
+    super::table::render(header, &cells)
 }
 
 pub(super) fn pick_flow<'a>(config: &'a Config, flow: Option<&str>) -> anyhow::Result<&'a FlowConfig> {

@@ -52,30 +52,7 @@ pub(super) fn format_table(rows: &[PartitionTakeover]) -> String {
             ]
         })
         .collect();
-    let mut widths = header.map(str::len);
-    for row in &cells {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cols: [&str; 8]| {
-        let mut s = String::new();
-        for (i, (c, w)) in cols.iter().zip(widths).enumerate() {
-            let cell = match i {
-                7 => (*c).to_owned(),
-                0 | 3 => format!("{c:<w$}  "),
-                _ => format!("{c:>w$}  "),
-            };
-            s.push_str(&cell);
-        }
-        s.push('\n');
-        s
-    };
-    let mut out = line(header);
-    for row in &cells {
-        out.push_str(&line(std::array::from_fn(|i| row[i].as_str())));
-    }
-    out
+    super::table::render(header, &cells)
 }
 
 pub(super) async fn from_mm2(

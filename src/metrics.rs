@@ -78,6 +78,12 @@ pub const CHECKPOINT_AGE: &str = "kmirror_checkpoint_age_seconds";
 /// Group offset sync results per partition, per flow and `result` (`committed`,
 /// `skipped_ahead`, `skipped_active`, `failed`).
 pub const GROUP_OFFSET_SYNCS: &str = "kmirror_group_offset_syncs_total";
+/// Topic config changes sent to target topics by the config sync, per flow and `result`
+/// (`applied`, `refused`: the target refused it; reported once per config and value).
+pub const TOPIC_CONFIG_SYNCS: &str = "kmirror_topic_config_syncs_total";
+/// ACL bindings the ACL sync sent to the target, per flow and `result` (`created`,
+/// `refused`).
+pub const ACL_SYNCS: &str = "kmirror_acl_syncs_total";
 
 /// Every metric name declared here, for the tests that check the table of docs/metrics.md and the
 /// Grafana dashboard against the code.
@@ -110,6 +116,8 @@ pub const ALL: &[&str] = &[
     CHECKPOINT_INEXACT,
     CHECKPOINT_AGE,
     GROUP_OFFSET_SYNCS,
+    TOPIC_CONFIG_SYNCS,
+    ACL_SYNCS,
 ];
 
 pub(crate) fn connection_opened(cluster: &str, broker: &str) {
@@ -227,6 +235,19 @@ pub(crate) fn group_offset_sync(flow: &str, result: &'static str, n: usize) {
     if n > 0 {
         metrics::counter!(GROUP_OFFSET_SYNCS, "flow" => flow.to_owned(), "result" => result)
             .increment(n as u64);
+    }
+}
+
+pub(crate) fn topic_config_sync(flow: &str, result: &'static str, n: usize) {
+    if n > 0 {
+        metrics::counter!(TOPIC_CONFIG_SYNCS, "flow" => flow.to_owned(), "result" => result)
+            .increment(n as u64);
+    }
+}
+
+pub(crate) fn acl_sync(flow: &str, result: &'static str, n: usize) {
+    if n > 0 {
+        metrics::counter!(ACL_SYNCS, "flow" => flow.to_owned(), "result" => result).increment(n as u64);
     }
 }
 

@@ -20,6 +20,38 @@ use crate::protocol::errors::{self, ErrorCode};
 const RESOURCE_TOPIC: i8 = 2;
 /// `DescribeConfigsResponse.ConfigSource.DYNAMIC_TOPIC_CONFIG`: set on the topic itself.
 const SOURCE_TOPIC_OVERRIDE: i8 = 1;
+/// `ConfigSource.STATIC_BROKER_CONFIG`: from the broker's properties file.
+const SOURCE_STATIC_BROKER: i8 = 4;
+/// `ConfigSource.DEFAULT_CONFIG`: Kafka's built-in default.
+const SOURCE_DEFAULT: i8 = 5;
+
+/// Where a reported value comes from (`DescribeConfigsResponse.ConfigSource`, apache/kafka
+/// `clients/.../requests/DescribeConfigsResponse.java`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// Set on the topic itself.
+    TopicOverride,
+    /// From a dynamic broker config (one broker's or the cluster's default).
+    DynamicBroker,
+    /// From the broker's properties file.
+    StaticBroker,
+    /// Kafka's built-in default.
+    Default,
+    /// Anything else (unknown, or a source that does not apply to topics).
+    Other,
+}
+
+impl ConfigSource {
+    pub fn from_code(code: i8) -> Self {
+        match code {
+            SOURCE_TOPIC_OVERRIDE => Self::TopicOverride,
+            2 | 3 => Self::DynamicBroker,
+            SOURCE_STATIC_BROKER => Self::StaticBroker,
+            SOURCE_DEFAULT => Self::Default,
+            _ => Self::Other,
+        }
+    }
+}
 
 /// One configuration entry of a topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +60,7 @@ pub struct ConfigEntry {
     pub value: Option<String>,
     /// Set on the topic itself rather than inherited from broker or cluster defaults.
     pub is_topic_override: bool,
+    pub source: ConfigSource,
     pub read_only: bool,
     pub sensitive: bool,
 }
@@ -117,6 +150,7 @@ pub fn process_describe_configs_response(
             name: c.name.to_string(),
             value: c.value.as_ref().map(|v| v.to_string()),
             is_topic_override: c.config_source == SOURCE_TOPIC_OVERRIDE,
+            source: ConfigSource::from_code(c.config_source),
             read_only: c.read_only,
             sensitive: c.is_sensitive,
         })

@@ -2,7 +2,10 @@
 //! broker (reconnected with jittered backoff), leader routing and retries of partition
 //! requests after a metadata refresh.
 
+pub mod acls;
 pub mod admin;
+pub mod alter_configs;
+pub mod authorized;
 mod backoff;
 mod error;
 pub mod groups;

@@ -33,6 +33,7 @@ mod security_tls;
 mod substitute;
 #[cfg(test)]
 mod tests;
+mod topic_sync;
 mod validate;
 
 use std::path::Path;
@@ -61,6 +62,7 @@ pub use model::{
 pub use native::from_toml_str;
 pub use policy::{DEFAULT_SEPARATOR, HEARTBEATS_TOPIC, ReplicationPolicy};
 pub use properties::{decode as decode_properties, from_properties_str};
+pub use topic_sync::{DEFAULT_TOPIC_SYNC_INTERVAL, TOPIC_SYNC_KEYS, TopicSyncConfig};
 
 /// Loads a configuration file, chosen by extension: `.toml` is native, `.properties` is
 /// MM2's format (read as ISO-8859-1, as Java does).

@@ -40,6 +40,10 @@ fn first_field_from(api: ApiKey) -> Option<i16> {
         ApiKey::Heartbeat => 2,
         ApiKey::LeaveGroup => 2,
         ApiKey::ConsumerGroupDescribe => 0,
+        ApiKey::DescribeAcls => 1,
+        ApiKey::CreateAcls => 1,
+        ApiKey::IncrementalAlterConfigs => 0,
+        ApiKey::DescribeCluster => 0,
         _ => return None,
     })
 }
@@ -108,10 +112,11 @@ mod tests {
     use bytes::{BufMut, BytesMut};
     use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
     use kafka_protocol::messages::{
-        ConsumerGroupDescribeResponse, CreatePartitionsResponse, CreateTopicsResponse,
-        DescribeConfigsResponse, DescribeGroupsResponse, FetchResponse, FindCoordinatorResponse,
-        InitProducerIdResponse, ListGroupsResponse, ListOffsetsResponse, MetadataResponse,
-        OffsetCommitResponse, OffsetFetchResponse, ResponseHeader, TopicName,
+        ConsumerGroupDescribeResponse, CreateAclsResponse, CreatePartitionsResponse, CreateTopicsResponse,
+        DescribeAclsResponse, DescribeClusterResponse, DescribeConfigsResponse, DescribeGroupsResponse,
+        FetchResponse, FindCoordinatorResponse, IncrementalAlterConfigsResponse, InitProducerIdResponse,
+        ListGroupsResponse, ListOffsetsResponse, MetadataResponse, OffsetCommitResponse, OffsetFetchResponse,
+        ResponseHeader, TopicName,
     };
     use kafka_protocol::protocol::{Encodable, HeaderVersion, StrBytes};
 
@@ -155,6 +160,14 @@ mod tests {
         check!(ApiKey::InitProducerId, InitProducerIdResponse, 0..=5);
         check!(ApiKey::DescribeConfigs, DescribeConfigsResponse, 1..=4);
         check!(ApiKey::CreatePartitions, CreatePartitionsResponse, 0..=3);
+        check!(ApiKey::DescribeAcls, DescribeAclsResponse, 1..=3);
+        check!(ApiKey::CreateAcls, CreateAclsResponse, 1..=3);
+        check!(
+            ApiKey::IncrementalAlterConfigs,
+            IncrementalAlterConfigsResponse,
+            0..=1
+        );
+        check!(ApiKey::DescribeCluster, DescribeClusterResponse, 0..=1);
         check!(
             ApiKey::ConsumerGroupDescribe,
             ConsumerGroupDescribeResponse,

@@ -23,11 +23,12 @@ use super::failure::{self, Scope};
 use super::partition::PartitionTask;
 use super::positions::{Positions, Tracked};
 use super::progress::{self, CatchUp, FlowLag, Report};
+use super::sync::TopicSync;
 use super::topics;
 use crate::cluster::{Cluster, FetchOptions, IsolationLevel};
 use crate::config::{
     Config, FlowConfig, GappedPolicy, GroupsConfig, LogAppendTimestamps, OffsetSyncsLocation,
-    PartitionFailure,
+    PartitionFailure, TopicSyncConfig,
 };
 use crate::error::Side;
 use crate::metrics;
@@ -55,6 +56,12 @@ pub async fn run_with(
         .flows
         .iter()
         .map(GroupsConfig::of)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ReplicationError::Config(Box::new(e)))?;
+    let syncs = config
+        .flows
+        .iter()
+        .map(TopicSyncConfig::of)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ReplicationError::Config(Box::new(e)))?;
     let store = FileStore::open(&config.state_dir)
@@ -102,7 +109,15 @@ pub async fn run_with(
         let written = metrics::heartbeats_emitted(&pair.source, &pair.target);
         drop(internal.spawn(run_heartbeats(pair, target, written, stop.clone())));
     }
-    for (flow, groups) in config.flows.iter().zip(groups) {
+    for ((flow, groups), sync) in config.flows.iter().zip(groups).zip(syncs) {
+        // Topic config and ACL sync: beside replication, like the group tasks.
+        let topic_sync = TopicSync {
+            flow: flow.clone(),
+            config: sync,
+            source: clusters[&flow.source].clone(),
+            target: clusters[&flow.target].clone(),
+        };
+        drop(group_tasks.spawn(topic_sync.run(stop.clone())));
         let group_task = GroupsTask {
             flow: flow.clone(),
             config: groups,

@@ -27,6 +27,7 @@ mod positions;
 mod producer;
 mod progress;
 mod recovery;
+pub mod sync;
 pub mod topic_configs;
 mod topic_identity;
 pub mod topics;

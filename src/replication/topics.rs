@@ -310,6 +310,11 @@ mod tests {
             name: name.to_owned(),
             value: Some(value.to_owned()),
             is_topic_override,
+            source: if is_topic_override {
+                crate::cluster::admin::ConfigSource::TopicOverride
+            } else {
+                crate::cluster::admin::ConfigSource::Default
+            },
             read_only: false,
             sensitive: false,
         }

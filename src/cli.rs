@@ -463,6 +463,9 @@ async fn check(path: &Path) -> anyhow::Result<()> {
             }
         }
     }
+    for report in crate::check::probe::check(&config, &clusters).await {
+        problems.extend(print_permissions(&report));
+    }
     for cluster in clusters.values() {
         cluster.close().await;
     }
@@ -475,6 +478,36 @@ async fn check(path: &Path) -> anyhow::Result<()> {
         }
         anyhow::bail!("{} problem(s) found", problems.len())
     }
+}
+
+/// Prints the permission check of one cluster; returns a problem per missing permission.
+fn print_permissions(report: &crate::check::probe::ClusterPermissions) -> Vec<String> {
+    println!(
+        "permissions of {} on cluster {}:",
+        report.principal, report.cluster
+    );
+    for note in &report.notes {
+        println!("  (incomplete: {note})");
+    }
+    for (need, why) in &report.unchecked {
+        println!(
+            "  not checked: {} on {} ({why})",
+            crate::cluster::acls::operation_name(need.operation),
+            need.resource
+        );
+    }
+    if report.missing.is_empty() {
+        println!("  everything the flows need is allowed");
+    }
+    report
+        .missing
+        .iter()
+        .map(|m| {
+            println!("  missing: {}", m.line());
+            println!("    grant: {}", m.kafka_acls(&report.bootstrap));
+            m.line()
+        })
+        .collect()
 }
 
 /// `GET /metrics` from a kmirror endpoint (HTTP/1.1, one request, at most 64 MiB of answer).

@@ -14,6 +14,7 @@
 //! See `docs/internals.md` for what "byte for byte" means and what is rewritten.
 
 pub mod bench;
+pub mod check;
 pub mod cli;
 pub mod cluster;
 pub mod config;

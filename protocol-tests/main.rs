@@ -6,7 +6,7 @@
 //!   `support::kafka`) and against librdkafka's own batches, results checked with
 //!   confluent-kafka (librdkafka 2.16).
 //! - `replication`, `replicated_target`, `groups`, `mm2_topics`, `bench`, `observe`,
-//!   `timestamps`, `kafka_*`, `security_e2e`: `kmirror run`, `bench` and the metrics endpoint
+//!   `timestamps`, `kafka_*`, `security_e2e`, `topic_acl_sync`: `kmirror run`, `bench` and the metrics endpoint
 //!   between Apache Kafka brokers (single nodes, a three-node cluster, 3.9 and 4.3).
 //! - `fake_broker`, `replication_faults`, `security`, `memory_budget`, `mm2_internal`: faults a
 //!   real broker cannot produce on demand (silence, garbage, disconnects, exact error codes,
@@ -39,3 +39,4 @@ mod security;
 mod security_e2e;
 mod support;
 mod timestamps;
+mod topic_acl_sync;

@@ -45,7 +45,7 @@ fn run(command: &str, request: Value) -> Value {
 
 /// Runs a Python script of `protocol-tests/support/` with a JSON request on stdin and returns
 /// its JSON answer.
-fn run_script(name: &str, args: &[&str], request: Value) -> Value {
+pub(super) fn run_script(name: &str, args: &[&str], request: Value) -> Value {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("protocol-tests/support")
         .join(name);

@@ -275,8 +275,8 @@ pub struct Access {
     /// `None` when the broker could not say (no DescribeCluster).
     pub cluster: Option<Operations>,
     pub topics: BTreeMap<String, TopicAccess>,
-    /// For topics that do not exist (or cannot be described): whether a validate-only
-    /// creation passed the authorizer.
+    /// For topics that do not exist or cannot be described: whether a validate-only creation
+    /// passed the authorizer.
     pub may_create: BTreeMap<String, bool>,
     pub groups: BTreeMap<String, Result<Operations, ErrorCode>>,
 }
@@ -305,10 +305,12 @@ pub fn verdict(need: &Need, access: &Access) -> Verdict {
             }
             Some(TopicAccess::Missing) if op == OP_CREATE => granted(access.may_create.get(t) == Some(&true)),
             Some(TopicAccess::Missing) => Verdict::Unchecked("the topic does not exist yet"),
-            // Whether it exists is not told: Describe first, Create is known once it is.
-            Some(TopicAccess::Denied) if op == OP_CREATE => {
-                Verdict::Unchecked("whether the topic exists is not told without Describe")
-            }
+            // Whether it exists is not told without Describe: Create is reported as the
+            // validate-only creation found it (not needed if the topic exists after all).
+            Some(TopicAccess::Denied) if op == OP_CREATE => match access.may_create.get(t) {
+                Some(may) => granted(*may),
+                None => Verdict::Unchecked("whether the topic exists is not told without Describe"),
+            },
             Some(TopicAccess::Denied) => Verdict::Missing,
             Some(TopicAccess::Error(_)) | None => Verdict::Unchecked("the broker did not describe the topic"),
         },

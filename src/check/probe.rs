@@ -128,10 +128,19 @@ async fn access(cluster: &Cluster, needs: &Needs, alias: &str, notes: &mut Vec<S
         Ok(t) => access.topics = t,
         Err(e) => notes.push(format!("cannot read the topics' authorized operations: {e}")),
     }
+    let created: Vec<String> = needs
+        .of(alias)
+        .into_iter()
+        .filter(|n| n.operation == crate::cluster::acls::OP_CREATE)
+        .filter_map(|n| match n.resource {
+            super::Resource::Topic(t) => Some(t),
+            _ => None,
+        })
+        .collect();
     let absent: Vec<String> = access
         .topics
         .iter()
-        .filter(|(_, a)| matches!(a, TopicAccess::Missing))
+        .filter(|(t, a)| matches!(a, TopicAccess::Missing | TopicAccess::Denied) && created.contains(t))
         .map(|(t, _)| t.clone())
         .collect();
     for topic in absent {

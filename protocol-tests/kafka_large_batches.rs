@@ -40,12 +40,12 @@ fn big(key: &str, n: usize, seed: u64) -> PyRecord {
     }
 }
 
-fn write_config(dir: &Path, source: &Kafka, target: &Kafka, prefix: &str) -> std::path::PathBuf {
+fn write_config(dir: &Path, source: &Kafka, target: &Kafka, prefix: &str, extra: &str) -> std::path::PathBuf {
     mm2_properties(
         dir,
         &source.addr(),
         &target.addr(),
-        &format!("source->target.topics = {prefix}.*\nemit.heartbeats.enabled = false\n"),
+        &format!("source->target.topics = {prefix}.*\nemit.heartbeats.enabled = false\n{extra}"),
     )
 }
 
@@ -93,7 +93,7 @@ async fn batches_of_several_mebibytes_arrive_whole() {
         );
     }
 
-    let mut k = Kmirror::run(&write_config(dir.path(), source, target, &prefix), dir.path());
+    let mut k = Kmirror::run(&write_config(dir.path(), source, target, &prefix, ""), dir.path());
     crate::replication::caught_up(&src, &dst, &name, 2, &mut k, Duration::from_secs(120)).await;
     k.stop_cleanly().await;
 
@@ -114,9 +114,17 @@ async fn a_target_topic_too_small_for_the_source_batches_is_named_with_what_to_r
     let name = format!("{prefix}.t");
     let target_topic = format!("source.{name}");
     write_large(source, &name).await;
-    // The target topic exists already, with the broker's default limit.
+    // The target topic exists already, with the broker's default limit, and the operator keeps
+    // the target's configs as they are (the topic config sync would set the source's
+    // max.message.bytes on it, as MM2 does).
     pyclient::create_topic(&target.addr(), &target_topic, 2).await;
-    let config = write_config(dir.path(), source, target, &prefix);
+    let config = write_config(
+        dir.path(),
+        source,
+        target,
+        &prefix,
+        "sync.topic.configs.enabled = false\n",
+    );
 
     let check = Command::new(env!("CARGO_BIN_EXE_kmirror"))
         .args(["check", "--config"])

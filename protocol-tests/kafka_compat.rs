@@ -19,7 +19,7 @@ use crate::replication::{caught_up, same_records};
 use crate::support::kafka::{self, Kafka, KafkaOptions};
 use crate::support::kmirror::Kmirror;
 use crate::support::pyclient::{self, PyRecord};
-use crate::support::{assert_same_batches, hex, mm2_properties, topic};
+use crate::support::{assert_same_batches, eventually, hex, mm2_properties, topic};
 
 const CODECS: [&str; 5] = ["none", "gzip", "snappy", "lz4", "zstd"];
 
@@ -30,12 +30,12 @@ async fn kafka_3_9() -> &'static Kafka {
         .await
 }
 
-fn write_config(dir: &Path, source: &Kafka, target: &Kafka, prefix: &str) -> std::path::PathBuf {
+fn write_config(dir: &Path, source: &Kafka, target: &Kafka, prefix: &str, extra: &str) -> std::path::PathBuf {
     mm2_properties(
         dir,
         &source.addr(),
         &target.addr(),
-        &format!("source->target.topics = {prefix}.*\nemit.heartbeats.enabled = false\n"),
+        &format!("source->target.topics = {prefix}.*\nemit.heartbeats.enabled = false\n{extra}"),
     )
 }
 
@@ -121,7 +121,15 @@ async fn from_kafka_3_9_to_4_3_refused_configs_are_left_out_and_large_batches_fi
     let config = json!({"message.max.bytes": 8 * 1024 * 1024, "compression.type": "none"});
     let _ = pyclient::produce(&source.addr(), &large, 0, config, &[big]).await;
     let counts = write_shapes(source, &orders).await;
-    let config = write_config(dir.path(), source, target, &prefix);
+    // The topic config sync every second: the configs the target refused at creation are
+    // refused by every sync too, and must be reported once, not at every interval.
+    let config = write_config(
+        dir.path(),
+        source,
+        target,
+        &prefix,
+        "sync.topic.configs.interval.seconds = 1\n",
+    );
 
     let check = Command::new(env!("CARGO_BIN_EXE_kmirror"))
         .args(["check", "--config"])
@@ -146,8 +154,28 @@ async fn from_kafka_3_9_to_4_3_refused_configs_are_left_out_and_large_batches_fi
     let (src, dst) = (source.client().await, target.client().await);
     caught_up(&src, &dst, &legacy, 1, &mut k, Duration::from_secs(60)).await;
     caught_up(&src, &dst, &large, 1, &mut k, Duration::from_secs(60)).await;
+    let refused = |log: &str, config: &str| {
+        log.lines()
+            .filter(|l| {
+                l.contains("topic config sync: the target refuses this config")
+                    && l.contains(&format!("config={config}"))
+            })
+            .count()
+    };
+    eventually("the sync's refusals in the log", Duration::from_secs(60), || {
+        let log = without_colours(&k.log());
+        async move {
+            (refused(&log, "message.format.version") > 0 && refused(&log, "segment.bytes") > 0).then_some(())
+        }
+    })
+    .await;
+    // A few more sync rounds (one a second): nothing is sent or reported again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let log = without_colours(&k.log());
     k.stop_cleanly().await;
+    for config in ["message.format.version", "segment.bytes"] {
+        assert_eq!(refused(&log, config), 1, "{config}:\n{log}");
+    }
 
     same_records(source, target, &legacy, 1, &[20]).await;
     assert!(assert_same_batches(&src, &legacy, &dst, &format!("source.{legacy}"), 0).await >= 1);
@@ -225,7 +253,7 @@ async fn from_kafka_4_3_to_3_9() {
     let prefix = topic("to39");
     let orders = format!("{prefix}.orders");
     let counts = write_shapes(source, &orders).await;
-    let mut k = Kmirror::run(&write_config(dir.path(), source, target, &prefix), dir.path());
+    let mut k = Kmirror::run(&write_config(dir.path(), source, target, &prefix, ""), dir.path());
     replicate_shapes(source, target, &prefix, &mut k, &orders, &counts).await;
     k.stop_cleanly().await;
 }

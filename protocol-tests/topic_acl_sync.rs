@@ -2,9 +2,9 @@
 //! broker with an authorizer (KRaft `StandardAuthorizer`), results read back with
 //! confluent-kafka's AdminClient (`support/kafka_admin.py`):
 //! - a config set and an override deleted on a source topic reach the target topic within the
-//!   sync interval; an excluded config does not;
-//! - the source topic's ACLs appear on the target exactly as MirrorMaker 2 (connect-mirror,
-//!   run beside kmirror on the same broker under other aliases) creates them from the same
+//!   sync interval; an excluded config does not; MirrorMaker 2 (connect-mirror, run beside
+//!   kmirror on the same broker under other aliases) ends with the same overrides;
+//! - the source topic's ACLs appear on the target exactly as MM2 creates them from the same
 //!   ACLs: literal only, no Allow Write, Allow All as Allow Read, Deny kept;
 //! - `kmirror check` names each permission a partially authorised SCRAM user lacks with the
 //!   ACL that grants it; once those ACLs are granted it passes, and kmirror replicates as
@@ -15,7 +15,7 @@
 //! PLAINTEXT and controller listeners' principal (ANONYMOUS) and `alice` are super users, so
 //! the broker's own traffic and the test's admin client are authorized.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -56,13 +56,41 @@ async fn override_of(bootstrap: &str, topic: &str, config: &str) -> Option<Strin
         .flatten()
 }
 
+/// The topic's own overrides: name -> value.
+async fn overrides(bootstrap: &str, topic: &str) -> BTreeMap<String, Option<String>> {
+    pyadmin::topic_configs(bootstrap, topic)
+        .await
+        .into_iter()
+        .filter(|(_, (_, source))| source == "DYNAMIC_TOPIC_CONFIG")
+        .map(|(name, (value, _))| (name, value))
+        .collect()
+}
+
+/// Waits until `topic` has at least `n` ACLs; returns them.
+async fn wait_acls(bootstrap: &str, topic: &str, n: usize, who: &str) -> BTreeSet<Acl> {
+    eventually(
+        &format!("{who}'s ACLs on {topic}"),
+        Duration::from_secs(240),
+        || {
+            let (bootstrap, topic) = (bootstrap.to_owned(), topic.to_owned());
+            async move {
+                let acls = acls_of(&bootstrap, &topic).await;
+                (acls.len() >= n).then_some(acls)
+            }
+        },
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configs_and_acls_reach_the_target_as_mm2_makes_them() {
+    let _one = mm2::exclusive().await;
     let kafka = authorized_kafka().await;
     let addr = kafka.addr();
     let prefix = topic("sync");
     let name = format!("{prefix}.orders");
     let remote = format!("source.{name}");
+    let mm2_remote = format!("mm2src.{name}");
     pyclient::create_topic_with(
         &addr,
         &name,
@@ -80,6 +108,8 @@ async fn configs_and_acls_reach_the_target_as_mm2_makes_them() {
     ];
     pyadmin::create_acls(&addr, &source_acls).await;
 
+    // kmirror, and MirrorMaker 2 on the same broker under aliases of its own (its remote topic
+    // is `mm2src.<t>`), both syncing every second.
     let dir = tempfile::tempdir().unwrap();
     let config = mm2_properties(
         dir.path(),
@@ -93,74 +123,6 @@ async fn configs_and_acls_reach_the_target_as_mm2_makes_them() {
              heartbeats.replication.enabled = false\n"
         ),
     );
-    let mut k = Kmirror::run(&config, dir.path());
-
-    // Created with the source's overrides.
-    let created = eventually("the target topic", Duration::from_secs(60), || {
-        let (addr, remote) = (addr.clone(), remote.clone());
-        async move { override_of(&addr, &remote, "retention.ms").await }
-    })
-    .await;
-    assert_eq!(created, "3600000");
-
-    // The ACLs, by MM2's rule.
-    let expected: BTreeSet<Acl> = [
-        Acl::topic(&remote, &principal("reader"), "read"),
-        Acl::topic(&remote, &principal("owner"), "read"),
-        Acl::new("topic", &remote, "literal", &principal("blocked"), "read", "deny"),
-    ]
-    .into_iter()
-    .collect();
-    let got = eventually("the ACLs on the target topic", Duration::from_secs(60), || {
-        let (addr, remote, n) = (addr.clone(), remote.clone(), expected.len());
-        async move {
-            let acls = acls_of(&addr, &remote).await;
-            (acls.len() >= n).then_some(acls)
-        }
-    })
-    .await;
-    assert_eq!(got, expected, "kmirror's ACLs on {remote}");
-
-    // Changed on the source: one value set, one override deleted, one excluded config set.
-    let changed = Instant::now();
-    pyadmin::alter_configs(
-        &addr,
-        &name,
-        json!({"retention.ms": "7200000", "min.insync.replicas": "1"}),
-        &["segment.ms"],
-    )
-    .await;
-    eventually("the config change on the target", Duration::from_secs(60), || {
-        let (addr, remote) = (addr.clone(), remote.clone());
-        async move {
-            let retention = override_of(&addr, &remote, "retention.ms").await;
-            let segment = override_of(&addr, &remote, "segment.ms").await;
-            (retention.as_deref() == Some("7200000") && segment.is_none()).then_some(())
-        }
-    })
-    .await;
-    eprintln!(
-        "config change on the source seen on the target after {} ms (sync interval 1 s)",
-        changed.elapsed().as_millis()
-    );
-    assert_eq!(
-        override_of(&addr, &remote, "min.insync.replicas").await,
-        None,
-        "min.insync.replicas is on MM2's default exclude list"
-    );
-    assert!(k.has_exited().is_none(), "{}", k.log());
-    let log = k.log();
-    assert!(
-        log.contains("topic config sync: applied the source topic's configs")
-            && log.contains("retention.ms=7200000")
-            && log.contains("segment.ms (override deleted)"),
-        "{log}"
-    );
-    k.stop_cleanly().await;
-
-    // MirrorMaker 2 on the same broker, from the same source topic, under aliases of its own:
-    // its ACLs on `mm2src.<t>` are kmirror's on `source.<t>`.
-    let _one = mm2::exclusive().await;
     let mm2_dir = tempfile::tempdir().unwrap();
     let mm2_config = mm2_dir.path().join("mm2.properties");
     std::fs::write(
@@ -171,6 +133,7 @@ async fn configs_and_acls_reach_the_target_as_mm2_makes_them() {
              mm2dst.bootstrap.servers = {addr}\n\
              mm2src->mm2dst.enabled = true\n\
              mm2src->mm2dst.topics = {prefix}.*\n\
+             sync.topic.configs.interval.seconds = 1\n\
              sync.topic.acls.interval.seconds = 1\n\
              emit.heartbeats.enabled = false\n\
              heartbeats.replication.enabled = false\n\
@@ -179,28 +142,91 @@ async fn configs_and_acls_reach_the_target_as_mm2_makes_them() {
         ),
     )
     .unwrap();
+    let mut k = Kmirror::run(&config, dir.path());
     let mm2 = Mm2::start(&mm2_config, mm2_dir.path(), "mm2dst").await;
-    let mm2_remote = format!("mm2src.{name}");
-    let by_mm2 = eventually("MM2's ACLs", Duration::from_secs(240), || {
-        let (addr, mm2_remote, n) = (addr.clone(), mm2_remote.clone(), expected.len());
-        async move {
-            let acls = acls_of(&addr, &mm2_remote).await;
-            (acls.len() >= n).then_some(acls)
-        }
+
+    // Created with the source's overrides.
+    let created = eventually("the target topic", Duration::from_secs(60), || {
+        let (addr, remote) = (addr.clone(), remote.clone());
+        async move { override_of(&addr, &remote, "retention.ms").await }
     })
     .await;
-    // A second interval, in case MM2 created them in more than one go.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let by_mm2: BTreeSet<Acl> = acls_of(&addr, &mm2_remote)
-        .await
+    assert_eq!(created, "3600000");
+
+    // The ACLs, by MM2's rule, and as MM2 makes them.
+    let expected: BTreeSet<Acl> = [
+        Acl::topic(&remote, &principal("reader"), "read"),
+        Acl::topic(&remote, &principal("owner"), "read"),
+        Acl::new("topic", &remote, "literal", &principal("blocked"), "read", "deny"),
+    ]
+    .into_iter()
+    .collect();
+    let got = wait_acls(&addr, &remote, expected.len(), "kmirror").await;
+    assert_eq!(got, expected, "kmirror's ACLs on {remote}");
+    let _ = wait_acls(&addr, &mm2_remote, expected.len(), "MM2").await;
+    // A few more intervals, in case either created them in more than one go.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let renamed = |acls: BTreeSet<Acl>| -> BTreeSet<Acl> {
+        acls.into_iter()
+            .map(|a| Acl {
+                name: remote.clone(),
+                ..a
+            })
+            .collect()
+    };
+    assert_eq!(acls_of(&addr, &remote).await, expected);
+    assert_eq!(
+        renamed(acls_of(&addr, &mm2_remote).await),
+        expected,
+        "MM2's ACLs on {mm2_remote}:\n{}",
+        mm2.tail(40)
+    );
+
+    // Changed on the source: one value set, one override deleted, one excluded config set.
+    let changed = Instant::now();
+    pyadmin::alter_configs(
+        &addr,
+        &name,
+        json!({"retention.ms": "7200000", "min.insync.replicas": "1"}),
+        &["segment.ms"],
+    )
+    .await;
+    let want: BTreeMap<String, Option<String>> = [("retention.ms".to_owned(), Some("7200000".to_owned()))]
         .into_iter()
-        .chain(by_mm2)
-        .map(|a| Acl {
-            name: remote.clone(),
-            ..a
-        })
         .collect();
-    assert_eq!(by_mm2, expected, "MM2's ACLs on {mm2_remote}:\n{}", mm2.tail(40));
+    eventually(
+        "the config change on kmirror's target",
+        Duration::from_secs(60),
+        || {
+            let (addr, remote, want) = (addr.clone(), remote.clone(), want.clone());
+            async move { (overrides(&addr, &remote).await == want).then_some(()) }
+        },
+    )
+    .await;
+    eprintln!(
+        "config change on the source seen on kmirror's target after {} ms (sync interval 1 s)",
+        changed.elapsed().as_millis()
+    );
+    // MM2 ends with the same overrides on its remote topic: the new value set, the deleted
+    // override deleted, the excluded config left out.
+    eventually(
+        "the config change on MM2's target",
+        Duration::from_secs(120),
+        || {
+            let (addr, mm2_remote, want) = (addr.clone(), mm2_remote.clone(), want.clone());
+            async move { (overrides(&addr, &mm2_remote).await == want).then_some(()) }
+        },
+    )
+    .await;
+    assert!(k.has_exited().is_none(), "{}", k.log());
+    let log = k.log();
+    assert!(
+        log.contains("topic config sync: applied the source topic's configs")
+            && log.contains("retention.ms=7200000")
+            && log.contains("segment.ms (override deleted)"),
+        "{log}"
+    );
+    k.stop_cleanly().await;
     mm2.kill9();
 }
 

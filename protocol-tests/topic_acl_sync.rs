@@ -429,3 +429,41 @@ async fn check_names_each_missing_permission_and_passes_once_they_are_granted() 
     let (passed, out) = check(&config);
     assert!(passed, "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_without_an_authorizer_is_reported_once() {
+    let (source, target) = (
+        authorized_kafka().await,
+        crate::support::kafka::shared_target().await,
+    );
+    let prefix = topic("noauth");
+    let name = format!("{prefix}.orders");
+    pyclient::create_topic(&source.addr(), &name, 1).await;
+    pyadmin::create_acls(&source.addr(), &[Acl::topic(&name, "User:reader", "read")]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = mm2_properties(
+        dir.path(),
+        &source.addr(),
+        &target.addr(),
+        &format!(
+            "source->target.topics = {prefix}.*\n\
+             sync.topic.acls.interval.seconds = 1\n\
+             emit.heartbeats.enabled = false\n\
+             heartbeats.replication.enabled = false\n"
+        ),
+    );
+    let mut k = Kmirror::run(&config, dir.path());
+    let warning = "topic ACL sync: the target cluster has no authorizer";
+    eventually("the warning", Duration::from_secs(60), || {
+        let log = k.log();
+        async move { log.contains(warning).then_some(()) }
+    })
+    .await;
+    // A few more sync rounds (one a second): no further warning, no error, still running.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(k.has_exited().is_none(), "{}", k.log());
+    let log = k.log();
+    k.stop_cleanly().await;
+    assert_eq!(log.matches(warning).count(), 1, "{log}");
+    assert!(!log.contains("ERROR"), "{log}");
+}

@@ -103,6 +103,7 @@ pub(crate) struct PartitionTask {
     /// The source topic's id when the task began: a different one later means the topic was
     /// deleted and created again, and its offsets no longer mean what the target holds.
     source_topic_id: TopicIdentity,
+    meters: metrics::PartitionMeters,
 }
 
 impl PartitionTask {
@@ -113,6 +114,7 @@ impl PartitionTask {
             partition,
         };
         let source_topic_id = TopicIdentity::noted(&ctx.source, source_topic);
+        let meters = metrics::PartitionMeters::new(&ctx.name, source_topic);
         Self {
             ctx,
             source_topic: source_topic.into(),
@@ -120,6 +122,7 @@ impl PartitionTask {
             partition,
             key,
             source_topic_id,
+            meters,
         }
     }
 
@@ -466,7 +469,7 @@ impl Session<'_> {
                     source,
                 })?;
                 let action = classify(&batch, self.fetch_offset, &mut aborted);
-                metrics::batch_seen(&ctx.name, &t.source_topic, action_label(action));
+                t.meters.batch_seen(action_label(action));
                 match action {
                     Action::Skip(super::classify::SkipReason::BeforeFetchOffset) => continue,
                     Action::Skip(_) => self.queue.push_back(Item::Done(
@@ -642,9 +645,9 @@ impl Session<'_> {
                 rx
             }
         };
-        metrics::batch_sent(&ctx.name, &t.source_topic, out.len(), record_count);
+        t.meters.batch_sent(out.len(), record_count);
         ctx.lag.add_sent(record_count);
-        metrics::in_flight(
+        t.meters.in_flight(
             ctx.budget_bytes - ctx.budget.available_permits(),
             ctx.budget_bytes,
         );
@@ -699,10 +702,8 @@ impl Session<'_> {
                     match result {
                         Ok(ack) => {
                             if let Some(ts) = sent.max_timestamp {
-                                metrics::replication_latency(
-                                    &t.ctx.name,
-                                    (now_ms() - ts).max(0) as f64 / 1000.0,
-                                );
+                                t.meters
+                                    .replication_latency((now_ms() - ts).max(0) as f64 / 1000.0);
                             }
                             let entry = Entry::Forwarded {
                                 source_base: sent.source_base,

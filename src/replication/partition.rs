@@ -387,10 +387,17 @@ impl Session<'_> {
                 return Ok(End::Shutdown);
             }
             // Before every fetch: metadata is refreshed after each failed one (a deleted
-            // topic's fetches fail), so a topic created again is seen before its offsets are
-            // read as the old topic's.
-            t.source_topic_id
-                .check(&ctx.source, &t.source_topic, || t.describe(), self.fetch_offset)?;
+            // topic's fetches fail), and a topic missing from it is not fetched until it shows
+            // an id again, so a topic created again is seen before its offsets are read as the
+            // old topic's.
+            let checked =
+                t.source_topic_id
+                    .check(&ctx.source, &t.source_topic, || t.describe(), self.fetch_offset);
+            if !checked? {
+                let _ = ctx.source.refresh_topics(&[t.source_topic.to_string()]).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
             if let Some(cause) = self.settle(frontier, false).await? {
                 return Ok(End::Recover(cause));
             }
@@ -429,12 +436,13 @@ impl Session<'_> {
                     // A topic created again is usually shorter than the old one: tell that
                     // apart from retention by its id.
                     let _ = ctx.source.refresh_topics(&[t.source_topic.to_string()]).await;
-                    t.source_topic_id.check(
-                        &ctx.source,
-                        &t.source_topic,
-                        || t.describe(),
-                        self.fetch_offset,
-                    )?;
+                    let describe = || t.describe();
+                    if !t
+                        .source_topic_id
+                        .check(&ctx.source, &t.source_topic, describe, self.fetch_offset)?
+                    {
+                        continue; // Not seen again yet: decided at the next check.
+                    }
                     return Err(ReplicationError::SourceDataLost {
                         partition: t.describe(),
                         offset: self.fetch_offset,
@@ -469,7 +477,7 @@ impl Session<'_> {
                     source,
                 })?;
                 let action = classify(&batch, self.fetch_offset, &mut aborted);
-                t.meters.batch_seen(action_label(action));
+                t.meters.batch_seen(action.label());
                 match action {
                     Action::Skip(super::classify::SkipReason::BeforeFetchOffset) => continue,
                     Action::Skip(_) => self.queue.push_back(Item::Done(
@@ -781,14 +789,6 @@ impl Session<'_> {
             }
         }
         Ok(())
-    }
-}
-
-fn action_label(action: Action) -> &'static str {
-    match action {
-        Action::Forward => "forwarded",
-        Action::Renumber => "renumbered",
-        Action::Skip(reason) => reason.label(),
     }
 }
 

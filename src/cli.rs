@@ -127,6 +127,9 @@ pub enum BenchCommand {
 async fn bench(kind: BenchCommand) -> anyhow::Result<()> {
     match kind {
         BenchCommand::Synthetic(options) => {
+            // Metrics are recorded as in a deployment (with nothing serving them), so that
+            // their cost on the hot path is part of the figures.
+            let _metrics = crate::observe::install_recorder()?;
             let report = crate::bench::synthetic::run(options).await?;
             println!("{report}");
             anyhow::ensure!(

@@ -95,21 +95,27 @@ pub fn readiness_answer(ready: bool, stopped: &[StoppedPartition]) -> (bool, Str
 /// Installs the process-wide Prometheus recorder and serves the endpoint on `addr`.
 /// Returns the address actually bound (port 0 picks a free one).
 pub async fn serve(addr: SocketAddr, readiness: Readiness) -> std::io::Result<SocketAddr> {
+    let handle = install_recorder()?;
+    let listener = TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    drop(tokio::spawn(accept(listener, handle, readiness)));
+    Ok(bound)
+}
+
+/// Installs the process-wide Prometheus recorder without serving it: what `serve` does first,
+/// and what the synthetic benchmark does so that it pays for metrics as a deployment does.
+pub fn install_recorder() -> std::io::Result<PrometheusHandle> {
     // Request latencies on a loopback link are sub-millisecond; WAN links add tens to
     // hundreds of ms; replication latency during a catch-up can be hours.
     let buckets = [
         0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
         300.0, 3600.0,
     ];
-    let handle = PrometheusBuilder::new()
+    PrometheusBuilder::new()
         .set_buckets(&buckets)
         .map_err(|e| std::io::Error::other(format!("histogram buckets: {e}")))?
         .install_recorder()
-        .map_err(|e| std::io::Error::other(format!("cannot install the metrics recorder: {e}")))?;
-    let listener = TcpListener::bind(addr).await?;
-    let bound = listener.local_addr()?;
-    drop(tokio::spawn(accept(listener, handle, readiness)));
-    Ok(bound)
+        .map_err(|e| std::io::Error::other(format!("cannot install the metrics recorder: {e}")))
 }
 
 async fn accept(listener: TcpListener, handle: PrometheusHandle, readiness: Readiness) {

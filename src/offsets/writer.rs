@@ -5,13 +5,19 @@
 //! whatever the store holds after a crash is a consistent prefix; reconciliation against the
 //! target covers the rest.
 
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
 use super::{Entry, OffsetStore, OffsetsError, PartitionKey, TranslationView};
+
+/// How long the writer gathers entries after the first of a stream before appending them.
+const GATHER: Duration = Duration::from_millis(1);
+
+/// The most entries appended between two looks at the clock.
+const DRAIN_MAX: usize = 4096;
 
 enum Msg {
     Log(PartitionKey, Entry),
@@ -23,6 +29,23 @@ enum Msg {
 pub struct OffsetsWriter {
     tx: mpsc::Sender<Msg>,
     failure: Arc<Mutex<Option<String>>>,
+    /// The writer thread, woken by a flush request while it gathers entries.
+    thread: std::thread::Thread,
+}
+
+/// Answers the flush requests of one sync: the first gets the result, the others its words.
+fn answer(flushes: Vec<oneshot::Sender<Result<(), OffsetsError>>>, r: Result<(), OffsetsError>) {
+    let words = r.as_ref().err().map(ToString::to_string);
+    let mut first = Some(r);
+    for reply in flushes {
+        let r = first.take().unwrap_or_else(|| match &words {
+            None => Ok(()),
+            Some(message) => Err(OffsetsError::WriterFailed {
+                message: message.clone(),
+            }),
+        });
+        let _ = reply.send(r);
+    }
 }
 
 impl std::fmt::Debug for Msg {
@@ -58,41 +81,67 @@ impl OffsetsWriter {
                 };
                 loop {
                     let wait = next_sync.saturating_duration_since(Instant::now());
-                    let mut flush = None;
-                    match rx.recv_timeout(wait) {
-                        Ok(Msg::Log(key, entry)) => match store.append(&key, &entry) {
+                    let mut flushes = Vec::new();
+                    let mut stopping = false;
+                    let mut handle = |msg: Msg, flushes: &mut Vec<_>| match msg {
+                        Msg::Log(key, entry) => match store.append(&key, &entry) {
                             Ok(()) => {
                                 view.apply(&key, &entry);
                                 let _ = dirty_since.get_or_insert_with(Instant::now);
                             }
                             Err(e) => record(&e),
                         },
-                        Ok(Msg::Flush(reply)) => flush = Some(reply),
-                        Err(RecvTimeoutError::Timeout) => {}
-                        Err(RecvTimeoutError::Disconnected) => {
-                            if let Err(e) = store.sync() {
-                                record(&e);
+                        Msg::Flush(reply) => flushes.push(reply),
+                    };
+                    match rx.recv_timeout(wait) {
+                        Ok(msg) => {
+                            let logged = matches!(msg, Msg::Log(..));
+                            handle(msg, &mut flushes);
+                            // Entries come in streams, one per acknowledged batch: gather them
+                            // for a moment rather than be woken (a futex call on both sides and
+                            // a context switch) for each. A flush request cuts this short.
+                            if logged && flushes.is_empty() {
+                                std::thread::park_timeout(GATHER);
                             }
-                            return;
+                            // Bounded, so that a stream faster than the store still
+                            // reaches the sync below once per interval.
+                            for _ in 0..DRAIN_MAX {
+                                match rx.try_recv() {
+                                    Ok(msg) => handle(msg, &mut flushes),
+                                    Err(TryRecvError::Empty) => break,
+                                    Err(TryRecvError::Disconnected) => {
+                                        stopping = true;
+                                        break;
+                                    }
+                                }
+                            }
                         }
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(RecvTimeoutError::Disconnected) => stopping = true,
+                    }
+                    if stopping {
+                        let r = store.sync();
+                        if let Err(e) = &r {
+                            record(e);
+                        }
+                        answer(flushes, r);
+                        return;
                     }
                     // Sync on request, and once per interval even while entries keep coming
                     // (a steady stream never lets `recv_timeout` time out).
                     let now = Instant::now();
-                    if flush.is_none() && now < next_sync {
+                    if flushes.is_empty() && now < next_sync {
                         continue;
                     }
                     let age = dirty_since.map_or(0.0, |t| now.duration_since(t).as_secs_f64());
                     crate::metrics::offset_store_age(age);
-                    if dirty_since.is_some() || flush.is_some() {
+                    if dirty_since.is_some() || !flushes.is_empty() {
                         let r = store.sync();
                         match &r {
                             Ok(()) => dirty_since = None,
                             Err(e) => record(e),
                         }
-                        if let Some(reply) = flush {
-                            let _ = reply.send(r);
-                        }
+                        answer(flushes, r);
                     }
                     if now >= next_sync {
                         next_sync = now + interval;
@@ -100,7 +149,15 @@ impl OffsetsWriter {
                 }
             })
             .expect("spawning the offsets thread");
-        (Self { tx, failure }, thread)
+        let handle = thread.thread().clone();
+        (
+            Self {
+                tx,
+                failure,
+                thread: handle,
+            },
+            thread,
+        )
     }
 
     fn failed(&self) -> Option<OffsetsError> {
@@ -130,6 +187,7 @@ impl OffsetsWriter {
             message: "the offsets writer stopped".to_owned(),
         };
         self.tx.send(Msg::Flush(reply)).map_err(|_| stopped())?;
+        self.thread.unpark();
         rx.await.map_err(|_| stopped())?
     }
 }

@@ -314,20 +314,14 @@ impl RecordBatch {
         }
     }
 
-    /// CRC-32C of the records section, the one pass over the payload that both verification
-    /// and rewriting need.
-    pub fn records_crc(&self) -> u32 {
-        crc32c::crc32c(&self.bytes[HEADER_LEN..])
-    }
-
-    /// CRC-32C of the whole covered range, given the CRC of the records section.
-    pub(crate) fn crc_with_records_crc(header_tail: &[u8], records_crc: u32, records_len: usize) -> u32 {
-        super::crc::combine(crc32c::crc32c(header_tail), records_crc, records_len)
+    /// CRC-32C of the range the stored CRC covers (attributes to the end), computed.
+    pub fn computed_crc(&self) -> u32 {
+        crc32c::crc32c(&self.bytes[CRC_START..])
     }
 
     /// Checks the stored CRC against the bytes.
     pub fn verify_crc(&self) -> Result<(), BatchError> {
-        let computed = crc32c::crc32c(&self.bytes[CRC_START..]);
+        let computed = self.computed_crc();
         if computed == self.crc() {
             Ok(())
         } else {

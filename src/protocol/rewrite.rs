@@ -1,11 +1,11 @@
 //! Header rewrite: give a batch a new producer identity without touching its records.
 //!
 //! The CRC-32C covers the attributes through the end of the batch, so changing the producer
-//! id, epoch, base sequence or an attribute bit needs a new CRC. The records section is read
-//! once: its CRC is computed, combined with the CRC of the old header tail to verify the
-//! batch as it arrived, and combined with the CRC of the new header tail to produce the new
-//! one (`crc::combine`). The result is a new 61-byte header plus the original records
-//! `Bytes`: no payload byte is copied.
+//! id, epoch, base sequence or an attribute bit needs a new CRC. The batch is read once, to
+//! verify its CRC as it arrived; the new CRC follows from the old one and the difference of
+//! the two 40-byte header tails (`crc::shift`), without a second pass over the records. The
+//! result is a new 61-byte header plus the original records `Bytes`: no payload byte is
+//! copied.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -97,9 +97,8 @@ pub fn rewrite(
 ) -> Result<RewrittenBatch, BatchError> {
     let src = batch.as_bytes();
     let records = batch.records();
-    let records_crc = batch.records_crc();
 
-    let computed = RecordBatch::crc_with_records_crc(&src[CRC_START..HEADER_LEN], records_crc, records.len());
+    let computed = batch.computed_crc();
     if computed != batch.crc() {
         return Err(BatchError::CrcMismatch {
             base_offset: batch.base_offset(),
@@ -121,7 +120,8 @@ pub fn rewrite(
         .copy_from_slice(&identity.producer_epoch.to_be_bytes());
     header[batch::BASE_SEQUENCE..batch::BASE_SEQUENCE + 4]
         .copy_from_slice(&identity.base_sequence.to_be_bytes());
-    let crc = RecordBatch::crc_with_records_crc(&header[CRC_START..HEADER_LEN], records_crc, records.len());
+    let tails = crc32c::crc32c(&src[CRC_START..HEADER_LEN]) ^ crc32c::crc32c(&header[CRC_START..HEADER_LEN]);
+    let crc = batch.crc() ^ super::crc::shift(tails, records.len());
     header[batch::CRC..batch::CRC + 4].copy_from_slice(&crc.to_be_bytes());
 
     Ok(RewrittenBatch {

@@ -34,6 +34,17 @@ pub enum Action {
     Skip(SkipReason),
 }
 
+impl Action {
+    /// The metric label (`kmirror_batches_total{action}`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Forward => "forwarded",
+            Self::Renumber => "renumbered",
+            Self::Skip(reason) => reason.label(),
+        }
+    }
+}
+
 /// Why a batch is not forwarded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SkipReason {

@@ -139,6 +139,12 @@ fn key(ask: &Ask) -> Key {
 #[derive(Debug, Default)]
 struct Expected {
     hot: HashMap<Key, Instant>,
+    /// Partitions whose last answer carried no records and showed none waiting: only a request
+    /// of these alone is held.
+    /// A partition that had records and asks again late (it waited for acks or for budget)
+    /// is busy, not idle: holding it back stalled 1,000 partitions sharing a small budget, where
+    /// most asks come from such partitions, to a few percent of their rate.
+    idle: HashSet<Key>,
 }
 
 impl Expected {
@@ -153,10 +159,12 @@ impl Expected {
     ) -> Option<Instant> {
         self.hot.retain(|_, answered| *answered + max_wait > now);
         let mut any_hot = false;
+        let mut all_idle = true;
         for k in asking {
+            all_idle &= self.idle.contains(&k);
             any_hot |= self.hot.remove(&k).is_some();
         }
-        if any_hot {
+        if any_hot || !all_idle {
             return None;
         }
         self.hot.values().map(|answered| *answered + max_wait).max()
@@ -170,9 +178,11 @@ impl Expected {
     /// A partition's answer: expected again if it carried records.
     fn answered(&mut self, k: Key, had_records: bool, now: Instant) {
         if had_records {
+            let _ = self.idle.remove(&k);
             let _ = self.hot.insert(k, now);
         } else {
             let _ = self.hot.remove(&k);
+            let _ = self.idle.insert(k);
         }
     }
 }
@@ -294,9 +304,17 @@ async fn serve(
     let mut answered = Vec::with_capacity(asks.len());
     for ask in asks {
         let data = by_partition.remove(&(ask.topic.clone(), ask.partition));
-        let had_records = data
-            .as_ref()
-            .is_some_and(|p| p.records.as_ref().is_some_and(|r| !r.is_empty()));
+        // Busy: records came, or more are visible than it asked from. A response is filled up to
+        // its max_bytes in request order, so with many partitions the last ones often come back
+        // empty with data waiting: they are not idle.
+        let had_records = data.as_ref().is_some_and(|p| {
+            let visible_end = if p.last_stable_offset >= 0 {
+                p.last_stable_offset
+            } else {
+                p.high_watermark
+            };
+            p.records.as_ref().is_some_and(|r| !r.is_empty()) || visible_end > ask.offset
+        });
         answered.push((key(&ask), had_records));
         let result =
             match data {
@@ -391,6 +409,30 @@ mod tests {
         e.answered(k(3), true, t0);
         e.answered(k(3), false, t0);
         assert_eq!(e.hold_until([k(9)], t0, wait), None);
+    }
+
+    #[test]
+    fn only_idle_partitions_are_held() {
+        let wait = Duration::from_millis(500);
+        let t0 = Instant::now();
+        let mut e = Expected::default();
+        e.answered(k(0), true, t0);
+        e.answered(k(1), true, t0);
+        // Never answered: not known to be idle, so it goes at once.
+        assert_eq!(e.hold_until([k(7)], t0, wait), None);
+        // Partition 1 had records, and asks again after its expectation ended (it waited for
+        // budget or acks) while 0 is expected: it is busy, not idle, and goes at once.
+        e.answered(k(2), true, t0 + wait);
+        assert_eq!(
+            e.hold_until([k(1)], t0 + wait + Duration::from_millis(1), wait),
+            None
+        );
+        // An idle one alone is held for the expected partition 2.
+        e.answered(k(9), false, t0);
+        assert!(
+            e.hold_until([k(9)], t0 + wait + Duration::from_millis(1), wait)
+                .is_some()
+        );
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod failure;
 mod fetcher;
 mod partition;
 mod positions;
+mod produce_queue;
 mod producer;
 mod progress;
 mod recovery;

@@ -103,6 +103,7 @@ pub(crate) struct PartitionTask {
     /// The source topic's id when the task began: a different one later means the topic was
     /// deleted and created again, and its offsets no longer mean what the target holds.
     source_topic_id: TopicIdentity,
+    meters: metrics::PartitionMeters,
 }
 
 impl PartitionTask {
@@ -113,6 +114,7 @@ impl PartitionTask {
             partition,
         };
         let source_topic_id = TopicIdentity::noted(&ctx.source, source_topic);
+        let meters = metrics::PartitionMeters::new(&ctx.name, source_topic);
         Self {
             ctx,
             source_topic: source_topic.into(),
@@ -120,6 +122,7 @@ impl PartitionTask {
             partition,
             key,
             source_topic_id,
+            meters,
         }
     }
 
@@ -384,10 +387,17 @@ impl Session<'_> {
                 return Ok(End::Shutdown);
             }
             // Before every fetch: metadata is refreshed after each failed one (a deleted
-            // topic's fetches fail), so a topic created again is seen before its offsets are
-            // read as the old topic's.
-            t.source_topic_id
-                .check(&ctx.source, &t.source_topic, || t.describe(), self.fetch_offset)?;
+            // topic's fetches fail), and a topic missing from it is not fetched until it shows
+            // an id again, so a topic created again is seen before its offsets are read as the
+            // old topic's.
+            let checked =
+                t.source_topic_id
+                    .check(&ctx.source, &t.source_topic, || t.describe(), self.fetch_offset);
+            if !checked? {
+                let _ = ctx.source.refresh_topics(&[t.source_topic.to_string()]).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
             if let Some(cause) = self.settle(frontier, false).await? {
                 return Ok(End::Recover(cause));
             }
@@ -426,12 +436,13 @@ impl Session<'_> {
                     // A topic created again is usually shorter than the old one: tell that
                     // apart from retention by its id.
                     let _ = ctx.source.refresh_topics(&[t.source_topic.to_string()]).await;
-                    t.source_topic_id.check(
-                        &ctx.source,
-                        &t.source_topic,
-                        || t.describe(),
-                        self.fetch_offset,
-                    )?;
+                    let describe = || t.describe();
+                    if !t
+                        .source_topic_id
+                        .check(&ctx.source, &t.source_topic, describe, self.fetch_offset)?
+                    {
+                        continue; // Not seen again yet: decided at the next check.
+                    }
                     return Err(ReplicationError::SourceDataLost {
                         partition: t.describe(),
                         offset: self.fetch_offset,
@@ -466,7 +477,7 @@ impl Session<'_> {
                     source,
                 })?;
                 let action = classify(&batch, self.fetch_offset, &mut aborted);
-                metrics::batch_seen(&ctx.name, &t.source_topic, action_label(action));
+                t.meters.batch_seen(action.label());
                 match action {
                     Action::Skip(super::classify::SkipReason::BeforeFetchOffset) => continue,
                     Action::Skip(_) => self.queue.push_back(Item::Done(
@@ -642,9 +653,9 @@ impl Session<'_> {
                 rx
             }
         };
-        metrics::batch_sent(&ctx.name, &t.source_topic, out.len(), record_count);
+        t.meters.batch_sent(out.len(), record_count);
         ctx.lag.add_sent(record_count);
-        metrics::in_flight(
+        t.meters.in_flight(
             ctx.budget_bytes - ctx.budget.available_permits(),
             ctx.budget_bytes,
         );
@@ -699,10 +710,8 @@ impl Session<'_> {
                     match result {
                         Ok(ack) => {
                             if let Some(ts) = sent.max_timestamp {
-                                metrics::replication_latency(
-                                    &t.ctx.name,
-                                    (now_ms() - ts).max(0) as f64 / 1000.0,
-                                );
+                                t.meters
+                                    .replication_latency((now_ms() - ts).max(0) as f64 / 1000.0);
                             }
                             let entry = Entry::Forwarded {
                                 source_base: sent.source_base,
@@ -780,14 +789,6 @@ impl Session<'_> {
             }
         }
         Ok(())
-    }
-}
-
-fn action_label(action: Action) -> &'static str {
-    match action {
-        Action::Forward => "forwarded",
-        Action::Renumber => "renumbered",
-        Action::Skip(reason) => reason.label(),
     }
 }
 

@@ -8,7 +8,6 @@
 //! in. The record bytes go into the request as slices of the fetch response (see
 //! `protocol::produce`): nothing is copied.
 
-use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use super::budget::BatchBudget;
+use super::produce_queue::PartitionQueues;
 use super::topic_configs::oversized_batch_hint;
 use crate::cluster::partition::{ResponseIssue, process_produce_response};
 use crate::cluster::{Cluster, ClusterError, ProduceAck};
@@ -96,41 +96,15 @@ impl Producer {
 /// could otherwise pass that.
 const MAX_REQUEST_BATCH_BYTES: usize = 32 << 20;
 
-/// Takes the first waiting batch of every partition, in arrival order, up to
-/// [`MAX_REQUEST_BATCH_BYTES`].
-fn next_request(pending: &mut VecDeque<Ask>) -> Vec<Ask> {
-    take_request(
-        pending,
-        |a| (a.topic.clone(), a.partition),
-        |a| a.batch.len(),
-        MAX_REQUEST_BATCH_BYTES,
-    )
+type Pending = PartitionQueues<(Arc<str>, i32), Ask>;
+
+/// The first waiting batch of every partition, up to [`MAX_REQUEST_BATCH_BYTES`].
+fn next_request(pending: &mut Pending) -> Vec<Ask> {
+    pending.take_request(|a| a.batch.len(), MAX_REQUEST_BATCH_BYTES)
 }
 
-/// [`next_request`] over any item: at most one per key, in arrival order, at most
-/// `max_bytes` in all unless the first alone is larger. A key whose first item does not fit
-/// takes nothing this time, so that its items keep their order.
-fn take_request<T, K: std::hash::Hash + Eq>(
-    pending: &mut VecDeque<T>,
-    key: impl Fn(&T) -> K,
-    size: impl Fn(&T) -> usize,
-    max_bytes: usize,
-) -> Vec<T> {
-    let mut taken = Vec::new();
-    let mut bytes = 0usize;
-    let mut seen = HashSet::new();
-    let mut rest = VecDeque::with_capacity(pending.len());
-    while let Some(item) = pending.pop_front() {
-        let n = size(&item);
-        if seen.insert(key(&item)) && (taken.is_empty() || bytes.saturating_add(n) <= max_bytes) {
-            bytes = bytes.saturating_add(n);
-            taken.push(item);
-        } else {
-            rest.push_back(item);
-        }
-    }
-    *pending = rest;
-    taken
+fn push(pending: &mut Pending, ask: Ask) {
+    pending.push((ask.topic.clone(), ask.partition), ask);
 }
 
 async fn run(
@@ -140,7 +114,8 @@ async fn run(
     timeout: Duration,
     mut rx: mpsc::Receiver<Ask>,
 ) {
-    let mut pending: VecDeque<Ask> = VecDeque::new();
+    let mut pending = Pending::default();
+    let latency = crate::metrics::produce_latency(cluster.name());
     let mut in_flight = JoinSet::new();
     let mut open = true;
     loop {
@@ -149,13 +124,13 @@ async fn run(
         }
         tokio::select! {
             ask = rx.recv(), if open => match ask {
-                Some(ask) => pending.push_back(ask),
+                Some(ask) => push(&mut pending, ask),
                 None => open = false,
             },
             _ = in_flight.join_next(), if !in_flight.is_empty() => {}
         }
         while let Ok(ask) = rx.try_recv() {
-            pending.push_back(ask);
+            push(&mut pending, ask);
         }
         while in_flight.len() < max_in_flight && !pending.is_empty() {
             let asks = next_request(&mut pending);
@@ -163,7 +138,8 @@ async fn run(
             match send(&cluster, &addr, timeout, &asks).await {
                 Ok((version, sent)) => {
                     let started = tokio::time::Instant::now();
-                    drop(in_flight.spawn(complete(cluster.clone(), version, sent, asks, started)));
+                    let answer = complete(cluster.clone(), version, sent, asks, started, latency.clone());
+                    drop(in_flight.spawn(answer));
                 }
                 Err(e) => {
                     // The broker cannot be reached: the batches waiting for it would each
@@ -171,9 +147,9 @@ async fn run(
                     // partitions wait for all of them before they can start again.
                     let unreachable = matches!(e, ClusterError::Connection { .. });
                     let waiting = if unreachable {
-                        std::mem::take(&mut pending)
+                        pending.take_all()
                     } else {
-                        VecDeque::new()
+                        Vec::new()
                     };
                     for ask in asks.into_iter().chain(waiting) {
                         let _ = ask.reply.send(Err(e.clone()));
@@ -227,13 +203,14 @@ async fn complete(
     sent: PendingResponse,
     asks: Vec<Ask>,
     started: tokio::time::Instant,
+    latency: metrics::Histogram,
 ) {
     let wrap = |source| ClusterError::Connection {
         cluster: cluster.name().to_owned(),
         source,
     };
     let answer = sent.response().await;
-    crate::metrics::produce_latency(cluster.name(), started.elapsed().as_secs_f64());
+    latency.record(started.elapsed().as_secs_f64());
     let response = match answer {
         Ok((id, frame)) => codec::decode_response::<ProduceRequest>(frame, version, id).map_err(|source| {
             wrap(crate::net::ConnectionError::Codec {
@@ -274,34 +251,5 @@ async fn complete(
             }),
         };
         let _ = ask.reply.send(result);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_request_takes_one_batch_per_partition_within_the_size_cap() {
-        // (partition, bytes, arrival)
-        let mut pending: VecDeque<(i32, usize, usize)> =
-            [(0, 40, 0), (1, 50, 1), (0, 10, 2), (2, 20, 3), (3, 5, 4)].into();
-        let take = |p: &mut VecDeque<(i32, usize, usize)>| {
-            take_request(p, |i| i.0, |i| i.1, 100)
-                .into_iter()
-                .map(|i| i.2)
-                .collect::<Vec<_>>()
-        };
-        // Partition 2's batch would pass 100 bytes; partition 3's still fits.
-        assert_eq!(take(&mut pending), [0, 1, 4]);
-        assert_eq!(take(&mut pending), [2, 3]);
-        assert!(pending.is_empty());
-
-        // A batch larger than the cap goes alone, and the partition behind a batch that did not
-        // fit sends nothing before it.
-        let mut pending: VecDeque<(i32, usize, usize)> = [(0, 10, 0), (1, 500, 1), (1, 1, 2)].into();
-        assert_eq!(take(&mut pending), [0]);
-        assert_eq!(take(&mut pending), [1]);
-        assert_eq!(take(&mut pending), [2]);
     }
 }

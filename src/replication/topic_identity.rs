@@ -17,16 +17,20 @@ impl TopicIdentity {
         Self(current(source, topic))
     }
 
-    /// Fails if the latest metadata shows `topic` under another id. A topic absent from it
-    /// (being deleted), or without an id, passes: it may be back in a moment, and then shows
-    /// its id. `partition` names the partition for the error, `offset` where it stopped.
+    /// Fails if the latest metadata shows `topic` under another id. Returns whether the
+    /// metadata confirms the id noted at start: a topic that had an id and is now absent from
+    /// the metadata (being deleted, or created again and not seen yet) is not confirmed, and
+    /// must not be fetched by name until it is, or the records of a topic created again could
+    /// be read at the old position before its new id shows. A topic that never had an id
+    /// (brokers before Metadata v10) is always confirmed. `partition` names the partition for
+    /// the error, `offset` where it stopped.
     pub(super) fn check(
         &self,
         source: &Cluster,
         topic: &str,
         partition: impl FnOnce() -> String,
         offset: i64,
-    ) -> Result<(), ReplicationError> {
+    ) -> Result<bool, ReplicationError> {
         match (self.0, current(source, topic)) {
             (Some(old), Some(new)) if old != new => Err(ReplicationError::SourceTopicRecreated {
                 partition: partition(),
@@ -36,7 +40,8 @@ impl TopicIdentity {
                 old,
                 new,
             }),
-            _ => Ok(()),
+            (Some(_), None) => Ok(false),
+            _ => Ok(true),
         }
     }
 }

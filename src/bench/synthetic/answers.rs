@@ -92,8 +92,13 @@ pub(super) fn fetch(shared: &Shared, req: &FetchRequest, due: Instant) -> (Fetch
                 at: due,
             });
         }
-        Ok(r.with_high_watermark(end)
-            .with_last_stable_offset(end)
+        // The log is endless: unless the pace is what stopped this partition, more records
+        // are waiting than the limits let into this response, and the high watermark says so,
+        // as a broker's does for a partition its response had no room for.
+        let paced_out = shared.rate > 0 && budget < template.len();
+        let high_watermark = if paced_out { end } else { end + count };
+        Ok(r.with_high_watermark(high_watermark)
+            .with_last_stable_offset(high_watermark)
             .with_log_start_offset(0)
             .with_records(Some(records.freeze())))
     });

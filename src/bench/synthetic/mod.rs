@@ -137,6 +137,11 @@ impl SyntheticReport {
     pub fn gb_per_core_second(&self) -> f64 {
         1.0 / self.cpu_seconds_per_gb().max(f64::MIN_POSITIVE)
     }
+    /// kmirror's CPU per batch, in microseconds: the fixed part of its cost that small
+    /// batches pay most for.
+    pub fn cpu_us_per_batch(&self) -> f64 {
+        self.cpu_seconds * 1e6 / (self.batches as f64).max(1.0)
+    }
 }
 
 impl fmt::Display for SyntheticReport {
@@ -175,10 +180,11 @@ impl fmt::Display for SyntheticReport {
         )?;
         writeln!(
             f,
-            "  kmirror CPU        {:.2} s = {:.3} CPU s/GB ({:.2} GB/s per core)",
+            "  kmirror CPU        {:.2} s = {:.3} CPU s/GB ({:.2} GB/s per core), {:.1} µs per batch",
             self.cpu_seconds,
             self.cpu_seconds_per_gb(),
-            self.gb_per_core_second()
+            self.gb_per_core_second(),
+            self.cpu_us_per_batch()
         )?;
         writeln!(
             f,

@@ -19,6 +19,9 @@ mod internal_topics;
 pub mod jaas;
 mod java_regex;
 mod keys;
+pub mod keystore;
+#[cfg(all(test, feature = "testkit"))]
+mod keystore_tests;
 #[cfg(test)]
 mod mm2_tests;
 mod model;

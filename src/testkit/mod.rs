@@ -9,6 +9,7 @@ pub mod fuzz;
 pub mod fuzz_groups;
 pub mod fuzz_security;
 pub mod fuzz_timestamps;
+pub mod keytool;
 pub mod sasl_gate;
 pub mod scram_server;
 pub mod tls_relay;

@@ -26,6 +26,7 @@ mod kafka_large_batches;
 mod kafka_limits;
 mod kafka_security;
 mod kafka_transactions;
+mod keystores_e2e;
 mod memory_budget;
 mod mm2_internal;
 mod mm2_side_by_side;

@@ -38,6 +38,7 @@ pub const TARGETS: &[&str] = &[
     "group_responses",
     "restamp_batch",
     "mm2_state",
+    "keystore_read",
 ];
 
 /// The decompression limit of the `renumber_batch` target: small, so that inputs which
@@ -62,6 +63,7 @@ pub fn run(target: &str, data: &[u8]) {
         "group_responses" => group_responses(data),
         "restamp_batch" => super::fuzz_timestamps::restamp_batch(data),
         "mm2_state" => mm2_state(data),
+        "keystore_read" => super::fuzz_keystore::keystore_read(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }

@@ -7,6 +7,7 @@ pub mod certs;
 pub mod fake_broker;
 pub mod fuzz;
 pub mod fuzz_groups;
+pub mod fuzz_keystore;
 pub mod fuzz_security;
 pub mod fuzz_timestamps;
 pub mod keytool;

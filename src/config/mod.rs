@@ -30,6 +30,7 @@ mod policy;
 mod properties;
 mod properties_draft;
 mod security;
+mod security_oauth;
 #[cfg(all(test, feature = "testkit"))]
 mod security_tests;
 mod security_tls;

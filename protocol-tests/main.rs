@@ -31,6 +31,7 @@ mod memory_budget;
 mod mm2_internal;
 mod mm2_side_by_side;
 mod mm2_topics;
+mod oauth_e2e;
 mod observe;
 mod replicated_target;
 mod replication;

@@ -5,6 +5,7 @@ pub mod kafka;
 pub mod kmirror;
 pub mod mm2;
 pub mod netns;
+pub mod oauth_issuer;
 pub mod pyclient;
 pub mod stream;
 

@@ -26,6 +26,8 @@ mod keystore_tests;
 mod mm2_tests;
 mod model;
 mod native;
+#[cfg(test)]
+mod oauth_tests;
 mod policy;
 mod properties;
 mod properties_draft;

@@ -8,6 +8,7 @@ pub mod fake_broker;
 pub mod fuzz;
 pub mod fuzz_groups;
 pub mod fuzz_keystore;
+pub mod fuzz_oauth;
 pub mod fuzz_security;
 pub mod fuzz_timestamps;
 pub mod keytool;

@@ -112,7 +112,8 @@ fn versions(r: &mut Report, keys: &Keys, ok: &mut bool) -> Vec<TlsVersion> {
 }
 
 /// The client certificate and key for mTLS: `ssl.keystore.location` (a PEM file with the
-/// key and the chain), or `ssl.keystore.certificate.chain` with `ssl.keystore.key`.
+/// key and the chain, or a PKCS12 or JKS keystore with one key entry), or
+/// `ssl.keystore.certificate.chain` with `ssl.keystore.key`.
 fn identity(r: &mut Report, keys: &Keys, ok: &mut bool) -> Option<ClientIdentity> {
     let location = get(keys, "ssl.keystore.location");
     let chain = get(keys, "ssl.keystore.certificate.chain");

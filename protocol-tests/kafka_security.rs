@@ -36,6 +36,7 @@ fn sasl(mechanism: SaslMechanism, password: &str) -> SaslSettings {
         mechanism,
         username: kafka::USER.to_owned(),
         password: Secret::new(password),
+        oauth: None,
     }
 }
 

@@ -39,6 +39,7 @@ fn sasl(mechanism: SaslMechanism, password: &str) -> SaslSettings {
         mechanism,
         username: "alice".to_owned(),
         password: Secret::new(password),
+        oauth: None,
     }
 }
 

@@ -48,6 +48,9 @@ pub struct KafkaOptions {
     /// that namespace (the Python client is, through the namespace's registry), never from the
     /// test process: [`Kafka::client`] cannot reach it.
     pub netns: Option<super::netns::Place>,
+    /// An extra SASL_SSL listener `OAUTH` with OAUTHBEARER, validating JWTs against the keys
+    /// at this JWKS URL ([`KafkaOptions::with_oauth`]).
+    pub oauth_jwks: Option<String>,
 }
 
 impl Default for KafkaOptions {
@@ -57,6 +60,7 @@ impl Default for KafkaOptions {
             properties: Vec::new(),
             heap: "512m".to_owned(),
             netns: None,
+            oauth_jwks: None,
         }
     }
 }
@@ -72,6 +76,14 @@ impl KafkaOptions {
 
     pub fn with(mut self, property: &str) -> Self {
         self.properties.push(property.to_owned());
+        self
+    }
+
+    /// Adds a SASL_SSL listener with OAUTHBEARER ([`Kafka::oauth_addr`]) whose broker validates
+    /// JWTs (audience `kafka`) with the keys served at `jwks_url`, which must answer before the
+    /// broker starts. Sessions are bounded by the token's expiry (`connections.max.reauth.ms`).
+    pub fn with_oauth(mut self, jwks_url: &str) -> Self {
+        self.oauth_jwks = Some(jwks_url.to_owned());
         self
     }
 
@@ -139,11 +151,14 @@ pub struct Ports {
     pub sasl_ssl: u16,
     pub sasl_plaintext: u16,
     pub controller: u16,
+    /// The OAUTHBEARER listener's, when the cluster has one.
+    pub oauth: Option<u16>,
 }
 
 impl Ports {
-    fn free() -> Self {
+    fn free(oauth: bool) -> Self {
         Self {
+            oauth: oauth.then(free_port),
             plaintext: free_port(),
             ssl: free_port(),
             mtls: free_port(),
@@ -211,6 +226,8 @@ pub struct Kafka {
     pki: Arc<Pki>,
     version: String,
     heap: String,
+    /// Java system properties of every node (`-Dkey=value`, space-separated).
+    jvm_props: String,
     /// The address every listener binds (127.0.0.1 unless the nodes run in a namespace).
     host: String,
     netns: Option<super::netns::Place>,
@@ -251,7 +268,9 @@ impl Kafka {
             .netns
             .as_ref()
             .map_or_else(|| "127.0.0.1".to_owned(), |p| p.host.clone());
-        let ports: Vec<Ports> = (0..count).map(|_| Ports::free()).collect();
+        let ports: Vec<Ports> = (0..count)
+            .map(|_| Ports::free(options.oauth_jwks.is_some()))
+            .collect();
         let voters = ports
             .iter()
             .enumerate()
@@ -267,6 +286,9 @@ impl Kafka {
             let mut props = std::fs::read_to_string(repo().join("scripts/kafka/base.properties"))
                 .expect("scripts/kafka/base.properties");
             props.push_str(&node_properties(id, p, &host, &voters, &node_dir, &pki));
+            if let (Some(jwks), Some(port)) = (&options.oauth_jwks, p.oauth) {
+                props.push_str(&oauth_properties(&host, p, port, jwks, &version));
+            }
             if count > 1 {
                 props.push_str(&replicated_properties(count));
             }
@@ -290,6 +312,10 @@ impl Kafka {
             pki,
             version,
             heap: options.heap,
+            // Kafka 4 fetches only the OAuth URLs this property allows (3.9 ignores it).
+            jvm_props: options.oauth_jwks.as_ref().map_or_else(String::new, |u| {
+                format!("-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls={u}")
+            }),
             host,
             netns: options.netns,
             _dir: dir,
@@ -314,6 +340,7 @@ impl Kafka {
         );
         c.env("KMIRROR_KAFKA_VERSION", &self.version)
             .env("KMIRROR_KAFKA_HEAP", &self.heap)
+            .env("KMIRROR_KAFKA_JVM_PROPS", &self.jvm_props)
             .env("KMIRROR_TOOLS", super::tools_dir())
             .stdin(Stdio::null());
         c
@@ -489,6 +516,11 @@ impl Kafka {
         self.listeners(|p| p.sasl_ssl, "localhost")
     }
 
+    /// SASL_SSL listener with OAUTHBEARER ([`KafkaOptions::with_oauth`]).
+    pub fn oauth_addr(&self) -> String {
+        self.listeners(|p| p.oauth.expect("a cluster started with_oauth"), "localhost")
+    }
+
     /// SASL_PLAINTEXT listener: SCRAM-SHA-512 only.
     pub fn sasl_plaintext_addr(&self) -> String {
         self.listeners(|p| p.sasl_plaintext, &self.host)
@@ -660,6 +692,34 @@ fn node_properties(id: i32, p: &Ports, host: &str, voters: &str, dir: &Path, pki
         data = dir.join("data").display(),
         keystore = pki.server_keystore.display(),
         ca = pki.ca_file.display(),
+    )
+}
+
+/// The OAUTH listener of [`KafkaOptions::with_oauth`], appended so that its `listeners`,
+/// `advertised.listeners` and protocol map lines win over the node's.
+fn oauth_properties(host: &str, p: &Ports, port: u16, jwks: &str, version: &str) -> String {
+    // The validator's package moved out of `secured` in Kafka 4.
+    let package = if version.starts_with("3.") {
+        "org.apache.kafka.common.security.oauthbearer.secured"
+    } else {
+        "org.apache.kafka.common.security.oauthbearer"
+    };
+    format!(
+        "listeners=PLAINTEXT://{host}:{plain},SSL://{host}:{ssl},MTLS://{host}:{mtls},SASL_SSL://{host}:{sasl_ssl},SASL_PLAINTEXT://{host}:{sasl_plain},CONTROLLER://{host}:{controller},OAUTH://{host}:{port}\n\
+         advertised.listeners=PLAINTEXT://{host}:{plain},SSL://localhost:{ssl},MTLS://localhost:{mtls},SASL_SSL://localhost:{sasl_ssl},SASL_PLAINTEXT://{host}:{sasl_plain},OAUTH://localhost:{port}\n\
+         listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,MTLS:SSL,SASL_SSL:SASL_SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT,OAUTH:SASL_SSL\n\
+         listener.name.oauth.sasl.enabled.mechanisms=OAUTHBEARER\n\
+         listener.name.oauth.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;\n\
+         listener.name.oauth.oauthbearer.sasl.server.callback.handler.class={package}.OAuthBearerValidatorCallbackHandler\n\
+         listener.name.oauth.oauthbearer.connections.max.reauth.ms=600000\n\
+         sasl.oauthbearer.jwks.endpoint.url={jwks}\n\
+         sasl.oauthbearer.expected.audience=kafka\n",
+        plain = p.plaintext,
+        ssl = p.ssl,
+        mtls = p.mtls,
+        sasl_ssl = p.sasl_ssl,
+        sasl_plain = p.sasl_plaintext,
+        controller = p.controller,
     )
 }
 

@@ -6,6 +6,7 @@ pub mod kmirror;
 pub mod mm2;
 pub mod netns;
 pub mod pyadmin;
+pub mod oauth_issuer;
 pub mod pyclient;
 pub mod stream;
 

@@ -12,7 +12,8 @@
 #
 # KMIRROR_KAFKA_VERSION picks the version (default: the reference in versions.properties);
 # KMIRROR_KAFKA_HEAP the maximum heap (default 512m); KMIRROR_KAFKA_PROFILE=bench runs the
-# full JIT and the parallel collector instead of the quick-start settings used by tests.
+# full JIT and the parallel collector instead of the quick-start settings used by tests;
+# KMIRROR_KAFKA_JVM_PROPS adds space-separated -Dkey=value system properties.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -37,6 +38,11 @@ fi
 if [ -f "$home/classes.jsa" ]; then
     # Classes loaded by a broker start, archived by install-kafka.sh: starts about twice as fast.
     jvm+=("-XX:SharedArchiveFile=$home/classes.jsa" -Xlog:cds=off -Xlog:cds+dynamic=off)
+fi
+if [ -n "${KMIRROR_KAFKA_JVM_PROPS:-}" ]; then
+    # Extra -Dkey=value system properties (space-separated), e.g. the OAuth URLs Kafka 4 allows.
+    read -r -a extra_props <<<"$KMIRROR_KAFKA_JVM_PROPS"
+    jvm+=("${extra_props[@]}")
 fi
 cp=("$home/lib/*")
 

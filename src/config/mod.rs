@@ -19,14 +19,20 @@ mod internal_topics;
 pub mod jaas;
 mod java_regex;
 mod keys;
+pub mod keystore;
+#[cfg(all(test, feature = "testkit"))]
+mod keystore_tests;
 #[cfg(test)]
 mod mm2_tests;
 mod model;
 mod native;
+#[cfg(test)]
+mod oauth_tests;
 mod policy;
 mod properties;
 mod properties_draft;
 mod security;
+mod security_oauth;
 #[cfg(all(test, feature = "testkit"))]
 mod security_tests;
 mod security_tls;

@@ -49,6 +49,20 @@ pub(crate) const KEYS: &[(&str, Use)] = &[
     ("sasl.jaas.config", Use::Read),
     ("sasl.username", Use::Read),
     ("sasl.password", Use::Read),
+    ("sasl.oauthbearer.token.endpoint.url", Use::Read),
+    ("sasl.login.callback.handler.class", Use::Read),
+    ("sasl.oauthbearer.client.credentials.client.id", Use::Read),
+    ("sasl.oauthbearer.client.credentials.client.secret", Use::Read),
+    ("sasl.oauthbearer.scope", Use::Read),
+    ("sasl.oauthbearer.sub.claim.name", Use::Read),
+    ("sasl.oauthbearer.header.urlencode", Use::Read),
+    ("sasl.oauthbearer.scope.claim.name", Use::Ignored),
+    ("sasl.login.refresh.window.factor", Use::Ignored),
+    ("sasl.login.refresh.window.jitter", Use::Ignored),
+    ("sasl.login.refresh.min.period.seconds", Use::Ignored),
+    ("sasl.login.refresh.buffer.seconds", Use::Ignored),
+    ("sasl.login.connect.timeout.ms", Use::Ignored),
+    ("sasl.login.read.timeout.ms", Use::Ignored),
 ];
 
 /// Whether `key` is a security key (listed, or any other `ssl.*` / `sasl.*` key, which is
@@ -94,6 +108,11 @@ pub(crate) fn build(
 ) -> Option<Security> {
     for (name, Keyed { key, .. }) in keys {
         match KEYS.iter().find(|(k, _)| k == name) {
+            Some((_, Use::Ignored)) if name.starts_with("sasl.") => r.warn(
+                key,
+                "ignored: kmirror refreshes OAuth tokens at 80% of their lifetime and times the \
+                 token request itself (docs/security.md)",
+            ),
             Some((_, Use::Ignored)) => r.warn(key, "ignored: kmirror's TLS (rustls) chooses this itself"),
             Some(_) => {}
             None => r.warn(key, "unknown security key, ignored"),
@@ -119,9 +138,13 @@ pub(crate) fn build(
     let sasl = part(r, keys, protocol, protocol.uses_sasl(), "sasl.", |r| {
         sasl(r, keys, names)
     });
-    let (Ok(tls), Ok(sasl)) = (tls, sasl) else {
+    let (Ok(tls), Ok(mut sasl)) = (tls, sasl) else {
         return None;
     };
+    // An https token endpoint may be signed by the cluster's own CA.
+    if let (Some(oauth), Some(tls)) = (sasl.as_mut().and_then(|s| s.oauth.as_mut()), tls.as_ref()) {
+        oauth.extra_roots = tls.roots.clone();
+    }
     if protocol == SecurityProtocol::SaslPlaintext
         && sasl.as_ref().is_some_and(|s| s.mechanism == SaslMechanism::Plain)
     {
@@ -168,7 +191,7 @@ fn sasl(r: &mut Report, keys: &Keys, names: &Names) -> Result<SaslSettings, ()> 
     let Some(mechanism_key) = get(keys, "sasl.mechanism") else {
         r.problem(
             &names.of("sasl.mechanism"),
-            "is required with SASL (Kafka's default GSSAPI is not supported): PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+            "is required with SASL (Kafka's default GSSAPI is not supported): PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER",
         );
         return Err(());
     };
@@ -176,12 +199,15 @@ fn sasl(r: &mut Report, keys: &Keys, names: &Names) -> Result<SaslSettings, ()> 
         r.problem(
             &mechanism_key.key,
             format!(
-                "`{}` is not supported: kmirror speaks PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512",
+                "`{}` is not supported: kmirror speaks PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 and OAUTHBEARER",
                 mechanism_key.value.trim()
             ),
         );
         return Err(());
     };
+    if mechanism == SaslMechanism::OAuthBearer {
+        return super::security_oauth::sasl(r, keys, names);
+    }
     let (username, password) = match (get(keys, "sasl.jaas.config"), get(keys, "sasl.username")) {
         (Some(jaas), Some(user)) => {
             r.problem(
@@ -198,6 +224,7 @@ fn sasl(r: &mut Report, keys: &Keys, names: &Names) -> Result<SaslSettings, ()> 
             let module = match mechanism {
                 SaslMechanism::Plain => PLAIN_MODULE,
                 SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512 => SCRAM_MODULE,
+                SaslMechanism::OAuthBearer => super::security_oauth::MODULE,
             };
             if entry.module != module {
                 r.problem(
@@ -242,5 +269,6 @@ fn sasl(r: &mut Report, keys: &Keys, names: &Names) -> Result<SaslSettings, ()> 
         mechanism,
         username,
         password,
+        oauth: None,
     })
 }

@@ -157,7 +157,7 @@ fn problems_name_the_key_and_what_to_fix() {
         ),
         (
             "target.security.protocol=SSL\ntarget.ssl.truststore.location=/etc/hostname\ntarget.ssl.truststore.type=JKS\n",
-            "`JKS` is not supported",
+            "`/etc/hostname` is neither a PKCS12 nor a JKS store nor PEM text (the type says JKS)",
         ),
         (
             "target.security.protocol=SSL\ntarget.ssl.endpoint.identification.algorithm=ldap\n",

@@ -1,6 +1,6 @@
 //! The TLS part of a cluster's security keys: trust roots, hostname checking, versions,
-//! and the mTLS client certificate and key, read from PEM files or strings and checked when
-//! the configuration is loaded.
+//! and the mTLS client certificate and key, read from PEM files or strings or from PKCS12 and
+//! JKS stores (`keystore.rs`), and checked when the configuration is loaded.
 
 use std::sync::Arc;
 
@@ -9,6 +9,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use super::draft::Keyed;
 use super::error::Report;
+use super::keystore::{self, StoreError, StoreFormat};
 use super::security::{Keys, Names, get};
 use crate::secret::Secret;
 use crate::security::{ClientIdentity, TlsSettings, TlsVersion};
@@ -24,13 +25,7 @@ pub(super) fn tls(r: &mut Report, keys: &Keys, names: &Names) -> Result<TlsSetti
             ok = false;
             Vec::new()
         }
-        (Some(location), None) => {
-            pem_only(r, keys, "ssl.truststore.type", &mut ok);
-            match read_file(r, location, &mut ok) {
-                Some(bytes) => certificates(r, &location.key, &bytes, &mut ok),
-                None => Vec::new(),
-            }
-        }
+        (Some(location), None) => truststore(r, keys, location, &mut ok).unwrap_or_default(),
         (None, Some(pem)) => certificates(r, &pem.key, pem.value.as_bytes(), &mut ok),
         (None, None) => Vec::new(),
     };
@@ -117,7 +112,8 @@ fn versions(r: &mut Report, keys: &Keys, ok: &mut bool) -> Vec<TlsVersion> {
 }
 
 /// The client certificate and key for mTLS: `ssl.keystore.location` (a PEM file with the
-/// key and the chain), or `ssl.keystore.certificate.chain` with `ssl.keystore.key`.
+/// key and the chain, or a PKCS12 or JKS keystore with one key entry), or
+/// `ssl.keystore.certificate.chain` with `ssl.keystore.key`.
 fn identity(r: &mut Report, keys: &Keys, ok: &mut bool) -> Option<ClientIdentity> {
     let location = get(keys, "ssl.keystore.location");
     let chain = get(keys, "ssl.keystore.certificate.chain");
@@ -125,8 +121,11 @@ fn identity(r: &mut Report, keys: &Keys, ok: &mut bool) -> Option<ClientIdentity
     let (key_name, pem): (String, Vec<u8>) = match (location, chain, key) {
         (None, None, None) => return None,
         (Some(location), None, None) => {
-            pem_only(r, keys, "ssl.keystore.type", ok);
-            (location.key.clone(), read_file(r, location, ok)?)
+            let bytes = read_file(r, location, ok)?;
+            match store_format(r, keys, "ssl.keystore.type", location, &bytes, ok)? {
+                StoreFormat::Pem => (location.key.clone(), bytes),
+                format => return binary_keystore(r, keys, location, &bytes, format, ok),
+            }
         }
         (None, Some(chain), Some(key)) => {
             let mut pem = chain.value.clone().into_bytes();
@@ -193,10 +192,7 @@ fn certificates(r: &mut Report, key: &str, pem: &[u8], ok: &mut bool) -> Vec<Cer
     match certs {
         Ok(certs) if !certs.is_empty() => certs,
         _ => {
-            r.problem(
-                key,
-                "holds no PEM certificate (kmirror reads PEM: convert JKS or PKCS12 with keytool or openssl)",
-            );
+            r.problem(key, "holds no PEM certificate");
             *ok = false;
             Vec::new()
         }
@@ -213,18 +209,112 @@ fn read_file(r: &mut Report, location: &Keyed<String>, ok: &mut bool) -> Option<
         .ok()
 }
 
-/// Kafka's store types default to JKS; kmirror reads PEM only.
-fn pem_only(r: &mut Report, keys: &Keys, name: &str, ok: &mut bool) {
-    if let Some(k) = get(keys, name)
-        && !k.value.trim().eq_ignore_ascii_case("PEM")
-    {
-        r.problem(
-            &k.key,
-            format!(
-                "`{}` is not supported: kmirror reads PEM files (set PEM after converting)",
-                k.value.trim()
-            ),
-        );
-        *ok = false;
+/// The format to read `location`'s file in: its `type_name` key if set, checked against the
+/// file's bytes (see [`StoreFormat::resolve`]).
+fn store_format(
+    r: &mut Report,
+    keys: &Keys,
+    type_name: &str,
+    location: &Keyed<String>,
+    bytes: &[u8],
+    ok: &mut bool,
+) -> Option<StoreFormat> {
+    let configured = match get(keys, type_name) {
+        None => None,
+        Some(k) => match StoreFormat::parse(&k.value) {
+            Some(f) => Some(f),
+            None => {
+                r.problem(
+                    &k.key,
+                    format!(
+                        "`{}` is not supported: kmirror reads PKCS12, JKS and PEM",
+                        k.value.trim()
+                    ),
+                );
+                *ok = false;
+                return None;
+            }
+        },
+    };
+    StoreFormat::resolve(configured, bytes)
+        .map_err(|e| {
+            r.problem(&location.key, format!("`{}` {e}", location.value.trim()));
+            *ok = false;
+        })
+        .ok()
+}
+
+/// The trusted certificates of `ssl.truststore.location`, PEM or a binary store.
+fn truststore(
+    r: &mut Report,
+    keys: &Keys,
+    location: &Keyed<String>,
+    ok: &mut bool,
+) -> Option<Vec<CertificateDer<'static>>> {
+    let bytes = read_file(r, location, ok)?;
+    let format = store_format(r, keys, "ssl.truststore.type", location, &bytes, ok)?;
+    if format == StoreFormat::Pem {
+        return Some(certificates(r, &location.key, &bytes, ok));
     }
+    let password = store_password(r, keys, "ssl.truststore.password", location, format, ok)?;
+    keystore::read(&bytes, format, password.expose(), None)
+        .and_then(|contents| contents.trusted())
+        .map_err(|e| store_problem(r, location, &e, ok))
+        .ok()
+}
+
+/// The client identity from a PKCS12 or JKS `ssl.keystore.location`.
+fn binary_keystore(
+    r: &mut Report,
+    keys: &Keys,
+    location: &Keyed<String>,
+    bytes: &[u8],
+    format: StoreFormat,
+    ok: &mut bool,
+) -> Option<ClientIdentity> {
+    let password = store_password(r, keys, "ssl.keystore.password", location, format, ok)?;
+    let key_password = get(keys, "ssl.key.password").map(|k| Secret::new(k.value.clone()));
+    keystore::read(
+        bytes,
+        format,
+        password.expose(),
+        key_password.as_ref().map(Secret::expose),
+    )
+    .and_then(|contents| contents.single_key())
+    .map(|entry| ClientIdentity {
+        chain: entry.chain,
+        key: Arc::new(entry.key),
+    })
+    .map_err(|e| store_problem(r, location, &e, ok))
+    .ok()
+}
+
+fn store_password(
+    r: &mut Report,
+    keys: &Keys,
+    name: &str,
+    location: &Keyed<String>,
+    format: StoreFormat,
+    ok: &mut bool,
+) -> Option<Secret> {
+    match get(keys, name) {
+        Some(k) => Some(Secret::new(k.value.clone())),
+        None => {
+            r.problem(
+                &location.key,
+                format!(
+                    "`{}` is a {} store: set {name}",
+                    location.value.trim(),
+                    format.name()
+                ),
+            );
+            *ok = false;
+            None
+        }
+    }
+}
+
+fn store_problem(r: &mut Report, location: &Keyed<String>, e: &StoreError, ok: &mut bool) {
+    r.problem(&location.key, format!("`{}` {e}", location.value.trim()));
+    *ok = false;
 }

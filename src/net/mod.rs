@@ -11,6 +11,8 @@
 
 mod connection;
 mod error;
+pub mod http;
+pub mod oauth;
 mod pipeline;
 mod sasl;
 pub mod scram;

@@ -1,6 +1,7 @@
 //! SASL authentication of a fresh connection (KIP-43, KIP-152): SaslHandshake v1 names the
 //! mechanism, then SaslAuthenticate requests carry its messages. Runs after ApiVersions and
-//! before any other request.
+//! before any other request. PLAIN, SCRAM-SHA-256/512, and OAUTHBEARER (KIP-255) with a token
+//! from the client-credentials flow (`oauth.rs`).
 //!
 //! Re-authentication (KIP-368): when the broker answers with a session lifetime, the
 //! connection is retired before the session expires (see [`Connection`] and `retire_at`) and
@@ -90,8 +91,55 @@ pub(crate) async fn authenticate(
                 .await?;
             scram.verify_server_final(&server_final).map_err(scram_error)?;
         }
+        SaslMechanism::OAuthBearer => oauth_bearer(&mut session, settings).await?,
     }
     Ok(session.lifetime)
+}
+
+/// KIP-255: the GS2 header without authorization id, then `auth=Bearer <token>`, each
+/// key-value pair ended by 0x01 and the message by another. A refused token comes back as a
+/// JSON error challenge (RFC 7628 §3.2.2), to which the client answers a lone 0x01 and the
+/// broker then fails the exchange.
+async fn oauth_bearer(session: &mut Session<'_>, settings: &SaslSettings) -> Result<(), ConnectionError> {
+    let conn = session.conn;
+    let Some(oauth) = settings.oauth.as_ref() else {
+        return Err(fail(conn, "OAUTHBEARER without a token endpoint".to_owned()));
+    };
+    let endpoint = &oauth.token_endpoint;
+    let token = super::oauth::token(settings, oauth).await.map_err(|e| {
+        fail(
+            conn,
+            format!(
+                "OAUTHBEARER: no token for client `{}` from {}:{}{}: {e}",
+                settings.username, endpoint.host, endpoint.port, endpoint.target
+            ),
+        )
+    })?;
+    let message = format!("n,,\u{1}auth=Bearer {}\u{1}\u{1}", token.expose());
+    let mechanism = settings.mechanism.name();
+    let result = match session
+        .step(message.into_bytes(), &settings.username, mechanism)
+        .await
+    {
+        Ok(challenge) if challenge.is_empty() => Ok(()),
+        Ok(challenge) => {
+            let status = super::oauth::error_status(&challenge);
+            let _ = session.step(vec![1], &settings.username, mechanism).await;
+            Err(fail(
+                conn,
+                format!(
+                    "the broker refused the OAuth token of client `{}` (status {status}): check the \
+                     broker's JWKS endpoint, expected audience and issuer, and the scope",
+                    settings.username
+                ),
+            ))
+        }
+        Err(e) => Err(e),
+    };
+    if result.is_err() {
+        super::oauth::forget(oauth).await;
+    }
+    result
 }
 
 struct Session<'a> {
@@ -141,6 +189,12 @@ impl Session<'_> {
 }
 
 fn auth_failed(user: &str, mechanism: &str, broker_says: &str) -> String {
+    if mechanism == SaslMechanism::OAuthBearer.name() {
+        return format!(
+            "the broker refused the OAuth token of client `{user}`{broker_says}: check the broker's \
+             JWKS endpoint, expected audience and issuer, and the scope"
+        );
+    }
     format!(
         "authentication as user `{user}` with {mechanism} failed{broker_says}: check the username and \
          password (sasl.jaas.config) and sasl.mechanism"

@@ -3,6 +3,9 @@
 //! the connection layer (`net`) acts on it. A leaf: it knows neither of them.
 
 mod rustls_config;
+mod url;
+
+pub use url::{Url, UrlError};
 
 use std::fmt;
 use std::sync::Arc;
@@ -159,6 +162,8 @@ pub enum SaslMechanism {
     Plain,
     ScramSha256,
     ScramSha512,
+    /// KIP-255 with KIP-768's client-credentials flow: see [`OAuthSettings`].
+    OAuthBearer,
 }
 
 impl SaslMechanism {
@@ -167,6 +172,7 @@ impl SaslMechanism {
             "PLAIN" => Some(Self::Plain),
             "SCRAM-SHA-256" => Some(Self::ScramSha256),
             "SCRAM-SHA-512" => Some(Self::ScramSha512),
+            "OAUTHBEARER" => Some(Self::OAuthBearer),
             _ => None,
         }
     }
@@ -176,13 +182,69 @@ impl SaslMechanism {
             Self::Plain => "PLAIN",
             Self::ScramSha256 => "SCRAM-SHA-256",
             Self::ScramSha512 => "SCRAM-SHA-512",
+            Self::OAuthBearer => "OAUTHBEARER",
         }
     }
 }
 
+/// SASL credentials. For OAUTHBEARER, `username` and `password` are the OAuth client id and
+/// secret, and `oauth` says where and how tokens are obtained.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SaslSettings {
     pub mechanism: SaslMechanism,
     pub username: String,
     pub password: Secret,
+    pub oauth: Option<OAuthSettings>,
+}
+
+/// KIP-768's client-credentials flow: a token from `token_endpoint` (HTTP basic auth with the
+/// client id and secret, `grant_type=client_credentials`), kept in `tokens` and used by every
+/// new connection of the cluster until it is due for refresh.
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    /// `sasl.oauthbearer.token.endpoint.url`, `http://` or `https://`.
+    pub token_endpoint: Url,
+    /// `scope` of the JAAS entry or `sasl.oauthbearer.scope`.
+    pub scope: Option<String>,
+    /// The claim naming the principal (`sasl.oauthbearer.sub.claim.name`, `sub`).
+    pub sub_claim: String,
+    /// `sasl.oauthbearer.header.urlencode`: URL-encode id and secret in the basic auth header.
+    pub header_urlencode: bool,
+    /// CA certificates trusted for an `https` endpoint besides the system's: the cluster's
+    /// truststore.
+    pub extra_roots: Vec<CertificateDer<'static>>,
+    /// The token in use, shared by the cluster's connections.
+    pub tokens: TokenCache,
+}
+
+impl PartialEq for OAuthSettings {
+    fn eq(&self, other: &Self) -> bool {
+        self.token_endpoint == other.token_endpoint
+            && self.scope == other.scope
+            && self.sub_claim == other.sub_claim
+            && self.header_urlencode == other.header_urlencode
+            && self.extra_roots == other.extra_roots
+    }
+}
+
+impl Eq for OAuthSettings {}
+
+/// The current OAuth token of a cluster and when it is due for refresh; filled by the
+/// connection layer.
+#[derive(Clone, Default)]
+pub struct TokenCache(pub(crate) Arc<tokio::sync::Mutex<Option<CachedToken>>>);
+
+impl fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenCache")
+    }
+}
+
+/// A token and its times (wall clock seconds, as the JWT's `exp`).
+#[derive(Debug, Clone)]
+pub(crate) struct CachedToken {
+    pub(crate) token: Secret,
+    /// When a new connection should get a fresh token instead (Kafka's refresh window: 80%
+    /// of the lifetime).
+    pub(crate) refresh_at: std::time::SystemTime,
 }

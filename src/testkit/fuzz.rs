@@ -38,6 +38,8 @@ pub const TARGETS: &[&str] = &[
     "group_responses",
     "restamp_batch",
     "mm2_state",
+    "keystore_read",
+    "oauth_response",
 ];
 
 /// The decompression limit of the `renumber_batch` target: small, so that inputs which
@@ -62,6 +64,8 @@ pub fn run(target: &str, data: &[u8]) {
         "group_responses" => group_responses(data),
         "restamp_batch" => super::fuzz_timestamps::restamp_batch(data),
         "mm2_state" => mm2_state(data),
+        "keystore_read" => super::fuzz_keystore::keystore_read(data),
+        "oauth_response" => super::fuzz_oauth::oauth_response(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -634,6 +638,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     }
     out.extend(offsets_log_seeds());
     out.extend(super::fuzz_security::seeds());
+    out.extend(super::fuzz_oauth::seeds());
     out.extend(mm2_seeds());
     out.extend(super::fuzz_groups::group_seeds());
     out.extend(super::fuzz_timestamps::seeds());

@@ -5,8 +5,8 @@ pub mod kafka;
 pub mod kmirror;
 pub mod mm2;
 pub mod netns;
-pub mod pyadmin;
 pub mod oauth_issuer;
+pub mod pyadmin;
 pub mod pyclient;
 pub mod stream;
 

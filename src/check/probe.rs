@@ -29,6 +29,10 @@ pub struct ClusterPermissions {
 /// The principal the broker sees for this client configuration, as kafka-acls.sh names it.
 pub fn principal(client: &ClientConfig) -> String {
     if let Some(sasl) = &client.security.sasl {
+        if sasl.mechanism == crate::security::SaslMechanism::OAuthBearer {
+            // The broker's principal is the token's subject claim, which the issuer decides.
+            return format!("User:<subject of the OAuth token of client {}>", sasl.username);
+        }
         format!("User:{}", sasl.username)
     } else if client.security.tls.as_ref().is_some_and(|t| t.identity.is_some()) {
         // The broker's principal builder maps the certificate's subject (ssl.principal.mapping.rules).

@@ -4,14 +4,12 @@
 //! `ssl.key.password`), the records produced and read back with confluent-kafka; and a
 //! keystore from another CA refused by the broker with a final error.
 
-use std::time::Duration;
-
 use serde_json::json;
 
 use crate::support::kafka::{self, Kafka};
-use crate::support::kmirror::Kmirror;
+use crate::support::kmirror::{Kmirror, check};
 use crate::support::pyclient::{self, PyRecord};
-use crate::support::{eventually, mm2_properties, topic};
+use crate::support::{mm2_properties, topic};
 use kmirror::testkit::keytool::{self, KEY_PASSWORD, Stores};
 
 const STORE_PASSWORD: &str = "keytool-store-9";
@@ -91,17 +89,7 @@ async fn replication_with_keytool_pkcs12_and_jks_stores() {
     let kmirror = Kmirror::run(&config, dir.path());
     let target_topic = format!("source.{name}");
     let target_security = mtls_security(target);
-    let copied = eventually("the records on the target", Duration::from_secs(120), || {
-        let (addr, topic, security) = (target_addr.clone(), target_topic.clone(), target_security.clone());
-        async move {
-            let request = json!({"bootstrap": addr, "topic": topic, "partition": 0, "offset": 0,
-                                 "count": 40, "timeout_s": 5});
-            let answer = pyclient::secured("consume", request, security).await;
-            let got: Vec<PyRecord> = serde_json::from_value(answer["records"].clone()).ok()?;
-            (got.len() == 40).then_some(got)
-        }
-    })
-    .await;
+    let copied = pyclient::consume_secured(&target_addr, &target_topic, target_security.clone(), 40).await;
     let strip = |r: &PyRecord| (r.key.clone(), r.value.clone(), r.timestamp);
     assert_eq!(
         copied.iter().map(strip).collect::<Vec<_>>(),
@@ -142,21 +130,8 @@ async fn a_keystore_from_another_ca_is_refused_by_the_broker() {
             truststore = right.trust_jks.display(),
         ),
     );
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_kmirror"))
-            .args(["check", "--config"])
-            .arg(&config)
-            .output()
-            .expect("run kmirror check")
-    })
-    .await
-    .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!out.status.success(), "{text}");
+    let (ok, text) = check(&config).await;
+    assert!(!ok, "{text}");
     assert!(
         text.contains("cluster target") && text.contains("the broker refused the TLS handshake"),
         "{text}"

@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::kafka::{self, Kafka, KafkaOptions};
-use crate::support::kmirror::Kmirror;
+use crate::support::kmirror::{Kmirror, check};
 use crate::support::oauth_issuer::{CLIENT_ID, CLIENT_SECRET, Issuer};
 use crate::support::pyclient::{self, PyRecord};
 use crate::support::{eventually, mm2_properties, topic};
@@ -40,25 +40,6 @@ fn records(from: i64, count: i64) -> Vec<PyRecord> {
             ..PyRecord::default()
         })
         .collect()
-}
-
-async fn check(config: &std::path::Path) -> (bool, String) {
-    let config = config.to_owned();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_kmirror"))
-            .args(["check", "--config"])
-            .arg(&config)
-            .output()
-            .expect("run kmirror check")
-    })
-    .await
-    .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,14 +5,13 @@
 //! password from `${…}`) through `kmirror check`.
 
 use std::process::Command;
-use std::time::Duration;
 
 use serde_json::json;
 
 use crate::support::kafka::{self, Kafka};
 use crate::support::kmirror::Kmirror;
 use crate::support::pyclient::{self, PyRecord};
-use crate::support::{eventually, mm2_properties, topic};
+use crate::support::{mm2_properties, topic};
 
 /// librdkafka settings for the SASL_SSL listener with SCRAM-SHA-512.
 fn sasl_ssl_security(kafka: &Kafka) -> serde_json::Value {
@@ -84,17 +83,7 @@ async fn replication_from_sasl_ssl_scram_512_to_mtls() {
         &[("KMIRROR_E2E_SOURCE_PASSWORD", kafka::PASSWORD)],
     );
     let target_topic = format!("source.{name}");
-    let copied = eventually("the records on the target", Duration::from_secs(120), || {
-        let (addr, topic, security) = (target_addr.clone(), target_topic.clone(), target_security.clone());
-        async move {
-            let request = json!({"bootstrap": addr, "topic": topic, "partition": 0, "offset": 0,
-                                 "count": 50, "timeout_s": 5});
-            let answer = pyclient::secured("consume", request, security).await;
-            let got: Vec<PyRecord> = serde_json::from_value(answer["records"].clone()).ok()?;
-            (got.len() == 50).then_some(got)
-        }
-    })
-    .await;
+    let copied = pyclient::consume_secured(&target_addr, &target_topic, target_security.clone(), 50).await;
     let strip = |r: &PyRecord| (r.key.clone(), r.value.clone(), r.timestamp);
     assert_eq!(
         copied.iter().map(strip).collect::<Vec<_>>(),

@@ -130,3 +130,25 @@ impl Drop for Kmirror {
         let _ = self.child.wait();
     }
 }
+
+/// `kmirror check --config <config>` off the async runtime: whether it passed, and its stdout
+/// followed by its stderr.
+pub async fn check(config: &Path) -> (bool, String) {
+    let config = config.to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_kmirror"))
+            .args(["check", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("run kmirror check")
+    })
+    .await
+    .expect("kmirror check task");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}

@@ -479,3 +479,23 @@ impl Drop for OpenTransaction {
         let _ = self.child.wait();
     }
 }
+
+/// Waits (up to 120 s) until partition 0 of `topic` holds `count` records, read with
+/// confluent-kafka over `security`, and returns them.
+pub async fn consume_secured(addr: &str, topic: &str, security: Value, count: usize) -> Vec<PyRecord> {
+    crate::support::eventually(
+        "the records on the target",
+        std::time::Duration::from_secs(120),
+        || {
+            let request = serde_json::json!({"bootstrap": addr, "topic": topic, "partition": 0,
+                                         "offset": 0, "count": count, "timeout_s": 5});
+            let security = security.clone();
+            async move {
+                let answer = secured("consume", request, security).await;
+                let got: Vec<PyRecord> = serde_json::from_value(answer["records"].clone()).ok()?;
+                (got.len() == count).then_some(got)
+            }
+        },
+    )
+    .await
+}

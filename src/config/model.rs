@@ -212,6 +212,17 @@ pub struct FlowConfig {
 }
 
 impl FlowConfig {
+    /// A flow from `A` to `B` with these MM2 properties, for tests of what reads them.
+    #[cfg(test)]
+    pub(crate) fn with_properties(props: &[(&str, &str)]) -> Self {
+        let mut f = Self::new("A", "B");
+        f.properties = props
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        f
+    }
+
     /// A flow with every setting at its default.
     pub fn new(source: &str, target: &str) -> Self {
         Self {

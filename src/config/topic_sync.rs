@@ -76,12 +76,7 @@ mod tests {
     use super::*;
 
     fn flow(props: &[(&str, &str)]) -> FlowConfig {
-        let mut f = FlowConfig::new("A", "B");
-        f.properties = props
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        f
+        FlowConfig::with_properties(props)
     }
 
     #[test]
